@@ -1,0 +1,318 @@
+"""The `aitrader` command: parse arguments, call the library, print for a person."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aitrader import logs
+from aitrader.errors import AITraderError
+from aitrader.market.calendar import nyse, parse_date
+from aitrader.settings import Settings
+from aitrader.store import Store
+
+# Not a terminal (a pipe, CI): wide enough that the leaderboard's columns are not cut.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+err = Console(stderr=True)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.2f}%"
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.2f}%"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+async def _with_store(settings: Settings) -> Store:
+    store = Store(settings.db_path)
+    await store.open()
+    return store
+
+
+# -- prices ---------------------------------------------------------------------------------
+
+async def cmd_prices_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.market import demo
+    from aitrader.market.prices import upsert_bars
+
+    cal = nyse()
+    start = parse_date(args.start, field="--start") if args.start else date(2025, 1, 2)
+    end = parse_date(args.end, field="--end") if args.end else cal.last_closed()
+    store = await _with_store(settings)
+    try:
+        bars = list(demo.generate(cal, start, end, seed=args.seed or settings.demo_seed))
+        n = await upsert_bars(store, bars)
+    finally:
+        await store.close()
+    console.print(f"wrote {n:,} bars of the {demo.LABEL}: {len(demo.ALL_SYMBOLS)} symbols, "
+                  f"{start} to {end}")
+    return 0
+
+
+async def cmd_prices_import(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.market.loader import import_price_files
+
+    store = await _with_store(settings)
+    try:
+        summary = await import_price_files(store, [Path(p) for p in args.paths])
+    finally:
+        await store.close()
+    console.print(f"imported {summary.bars:,} bars of {len(summary.symbols)} symbols")
+    for line in summary.rejected:
+        err.print(f"rejected: {line}")
+    if summary.skipped:
+        err.print(f"skipped {len(summary.skipped)} days: " + "; ".join(summary.skipped[:5])
+                  + (" ..." if len(summary.skipped) > 5 else ""))
+    return 1 if summary.rejected and not summary.symbols else 0
+
+
+async def cmd_prices_fetch(settings: Settings, args: argparse.Namespace) -> int:
+    import aiohttp
+
+    from aitrader.market.alphavantage import AlphaVantageFetcher
+    from aitrader.market.symbols import ALL_SYMBOLS, normalise
+
+    symbols = [normalise(s) for s in args.symbols] if args.symbols else list(ALL_SYMBOLS)
+    store = await _with_store(settings)
+    try:
+        async with aiohttp.ClientSession() as http:
+            fetcher = AlphaVantageFetcher(
+                store, http, api_key=settings.alphavantage_api_key, calendar=nyse(),
+                history_start=parse_date(args.start, field="--start") if args.start else None)
+            with Progress(TextColumn("{task.description}"), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+                task = bar.add_task("Alpha Vantage", total=None)
+
+                def planned(n: int) -> None:
+                    bar.update(task, total=n)
+
+                def advanced(result: Any) -> None:
+                    bar.update(task, advance=1, description=f"{result.symbol} {result.outcome}")
+
+                summary = await fetcher.fetch(symbols, on_progress=advanced, on_plan=planned)
+    finally:
+        await store.close()
+    table = Table(title=f"Alpha Vantage fetch (latest session {summary.latest_session})")
+    for col in ("outcome", "symbols", "new bars", "note"):
+        table.add_column(col)
+    outcomes: dict[str, list[Any]] = {}
+    for r in summary.results:
+        outcomes.setdefault(r.outcome, []).append(r)
+    for outcome, rs in outcomes.items():
+        names = ", ".join(r.symbol for r in rs)
+        table.add_row(outcome, names if len(names) < 60 else f"{len(rs)} symbols",
+                      str(sum(r.new_bars for r in rs)), next((r.message for r in rs
+                                                              if r.message), "")[:80])
+    console.print(table)
+    if summary.quota_hit:
+        err.print("The Alpha Vantage quota was reached: the symbols marked rate_limited were "
+                  "not fetched. Run the same command again later; it asks only for what is "
+                  "still missing.")
+        return 3
+    return 0 if not any(r.outcome in ("failed", "invalid") for r in summary.results) else 1
+
+
+async def cmd_prices_status(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.market.status import price_status
+
+    store = await _with_store(settings)
+    try:
+        st = await price_status(store, nyse())
+    finally:
+        await store.close()
+    if st.first is None:
+        console.print("no prices yet: run `aitrader prices demo`, `aitrader prices import` or "
+                      "`aitrader prices fetch`")
+        return 1
+    label = " [bold yellow](includes the synthetic demo market)[/]" if st.synthetic else ""
+    console.print(f"{len(st.symbols)} symbols, {st.first} to {st.last}{label}")
+    if st.absent:
+        console.print(f"no data for: {', '.join(st.absent)}")
+    if st.with_gaps:
+        table = Table(title="symbols with gaps")
+        for col in ("symbol", "first", "last", "bars", "missing sessions", "note"):
+            table.add_column(col)
+        for s in st.with_gaps:
+            note = ", ".join(filter(None, [
+                "ends early" if s.ends_early else "",
+                "not in the trading universe" if not s.in_universe else ""]))
+            miss = ", ".join(s.missing[:4]) + (f" (+{len(s.missing) - 4})"
+                                                if len(s.missing) > 4 else "")
+            table.add_row(s.symbol, s.first, s.last, str(s.bars), miss or "-", note)
+        console.print(table)
+    else:
+        console.print("no gaps")
+    if args.json:
+        print(json.dumps({"first": st.first, "last": st.last, "symbols": len(st.symbols),
+                          "absent": list(st.absent), "synthetic": st.synthetic,
+                          "gaps": {s.symbol: {"missing": list(s.missing),
+                                              "ends_early": s.ends_early}
+                                   for s in st.with_gaps}}))
+    return 0
+
+
+# -- ledger ---------------------------------------------------------------------------------
+
+async def cmd_import_aitrader(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.ledger.positionfile import import_folder
+
+    store = await _with_store(settings)
+    try:
+        done = await import_folder(store, Path(args.dir), replace=args.replace)
+    finally:
+        await store.close()
+    for m in done:
+        console.print(f"{m.model}: {m.days} days, {m.trades} trades from {m.init_date}")
+    return 0
+
+
+async def cmd_export_aitrader(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.ledger.positionfile import export_model
+
+    store = await _with_store(settings)
+    try:
+        async with store.read() as conn:
+            cur = await conn.execute("SELECT signature FROM models ORDER BY signature")
+            models = [r[0] for r in await cur.fetchall()]
+        wanted = args.model or models
+        for model in wanted:
+            lines = await export_model(store, model)
+            path = Path(args.dir) / model / "position" / "position.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            console.print(f"{model}: {len(lines)} lines -> {path}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.ledger.performance import leaderboard
+
+    start = parse_date(args.start, field="--start").isoformat() if args.start else None
+    end = parse_date(args.end, field="--end").isoformat() if args.end else None
+    store = await _with_store(settings)
+    try:
+        board = await leaderboard(store, nyse(), start=start, end=end)
+    finally:
+        await store.close()
+    if args.json:
+        rows = [*board.models, *([board.benchmark] if board.benchmark else [])]
+        print(json.dumps({"start": board.start, "end": board.end, "synthetic": board.synthetic,
+                          "rows": [{"name": s.name, "value": round(s.metrics.end_value, 4),
+                                    **{k: v for k, v in vars_of(s.metrics).items()}}
+                                   for s in rows]}))
+        return 0
+    title = f"Leaderboard {board.start} to {board.end}"
+    if board.synthetic:
+        title += " (synthetic demo market)"
+    table = Table(title=title)
+    for col in ("#", "model", "value", "cum. return", "ann. return", "volatility", "Sharpe",
+                "Sortino", "max drawdown", "Calmar", "win rate"):
+        table.add_column(col, justify="right" if col not in ("model",) else "left")
+    rows = list(board.models)
+    for i, s in enumerate([*rows, *([board.benchmark] if board.benchmark else [])], 1):
+        m = s.metrics
+        is_bench = board.benchmark is s
+        table.add_row("" if is_bench else str(i),
+                      f"{s.name} (benchmark)" if is_bench else s.name,
+                      f"{m.end_value:,.2f}", _pct(m.cumulative_return),
+                      _pct(m.annualised_return), _share(m.volatility), _num(m.sharpe),
+                      _num(m.sortino), _pct(m.max_drawdown), _num(m.calmar), _share(m.win_rate))
+    console.print(table)
+    if any(s.metrics.short_window for s in rows):
+        console.print("[dim]annualised figures rest on fewer than 20 sessions: read them as "
+                      "indications only[/]")
+    return 0
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(obj)
+
+
+async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.tools.launcher import run_forever
+
+    return await run_forever(settings)
+
+
+# -- wiring ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aitrader", description=__doc__)
+    p.add_argument("--db", help="database file (default: $AITRADER_DB or data/aitrader.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    prices = sub.add_parser("prices", help="market data").add_subparsers(dest="prices_cmd",
+                                                                          required=True)
+    d = prices.add_parser("demo", help="generate the synthetic demo market")
+    d.add_argument("--start", help="first date (default 2025-01-02)")
+    d.add_argument("--end", help="last date (default: the most recent NYSE session)")
+    d.add_argument("--seed", type=int, help="generator seed (default $AITRADER_DEMO_SEED)")
+    d.set_defaults(func=cmd_prices_demo)
+    i = prices.add_parser("import", help="import Alpha Vantage JSON or AI-Trader merged.jsonl")
+    i.add_argument("paths", nargs="+")
+    i.set_defaults(func=cmd_prices_import)
+    f = prices.add_parser("fetch", help="fetch missing days from Alpha Vantage")
+    f.add_argument("--symbols", nargs="+")
+    f.add_argument("--start", help="history wanted from this date for symbols with none")
+    f.set_defaults(func=cmd_prices_fetch)
+    s = prices.add_parser("status", help="symbols, date span and gaps")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_prices_status)
+
+    ia = sub.add_parser("import-aitrader", help="import AI-Trader position.jsonl histories")
+    ia.add_argument("dir")
+    ia.add_argument("--replace", action="store_true",
+                    help="overwrite models of the same name that were not imported")
+    ia.set_defaults(func=cmd_import_aitrader)
+    ea = sub.add_parser("export-aitrader", help="write <model>/position/position.jsonl files")
+    ea.add_argument("dir")
+    ea.add_argument("--model", nargs="+")
+    ea.set_defaults(func=cmd_export_aitrader)
+    r = sub.add_parser("report", help="leaderboard with the QQQ benchmark")
+    r.add_argument("--start")
+    r.add_argument("--end")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_report)
+    m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C")
+    m.set_defaults(func=cmd_mcp)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(level="INFO" if args.command == "mcp" else "WARNING")
+    try:
+        settings = Settings.from_env()
+        if args.db:
+            import attrs
+
+            settings = attrs.evolve(settings, db_path=Path(args.db))
+        return int(asyncio.run(args.func(settings, args)))
+    except AITraderError as exc:
+        err.print(f"error: {exc.message}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Performance metrics of LEDGER.md, one function for a model and for the QQQ benchmark."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+
+TRADING_DAYS = 252
+SHORT_WINDOW = 20  # below this many sessions an annualised figure says little
+
+
+@attrs.frozen
+class Metrics:
+    sessions: int
+    start_value: float
+    end_value: float
+    cumulative_return: float
+    annualised_return: float | None
+    volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float
+    calmar: float | None
+    win_rate: float | None
+    short_window: bool  # annualised figures rest on fewer than SHORT_WINDOW sessions
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _std(xs: Sequence[float]) -> float:
+    """Sample standard deviation (n - 1)."""
+    m = _mean(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def compute(values: Sequence[float], *, risk_free_annual: float = 0.0) -> Metrics:
+    """Metrics of a series of end-of-day values; values[0] is the starting value."""
+    if len(values) < 1 or values[0] <= 0:
+        raise ValueError("a value series needs a positive starting value")
+    returns = [b / a - 1 for a, b in zip(values, values[1:], strict=False) if a > 0]
+    n = len(returns)
+    cr = values[-1] / values[0] - 1
+    ann = (1 + cr) ** (TRADING_DAYS / n) - 1 if n and cr > -1 else None
+    rf_daily = (1 + risk_free_annual) ** (1 / TRADING_DAYS) - 1
+    excess = [r - rf_daily for r in returns]
+    vol = sharpe = sortino = None
+    if n >= 2:
+        sd = _std(returns)
+        vol = sd * math.sqrt(TRADING_DAYS)
+        sharpe = _mean(excess) / sd * math.sqrt(TRADING_DAYS) if sd > 0 else None
+        downside = math.sqrt(sum(min(0.0, r) ** 2 for r in excess) / n)
+        sortino = _mean(excess) / downside * math.sqrt(TRADING_DAYS) if downside > 0 else None
+    peak, mdd = values[0], 0.0
+    for v in values:
+        peak = max(peak, v)
+        mdd = min(mdd, v / peak - 1)
+    calmar = ann / abs(mdd) if ann is not None and mdd < 0 else None
+    win = sum(1 for r in returns if r > 0) / n if n else None
+    return Metrics(
+        sessions=n, start_value=values[0], end_value=values[-1], cumulative_return=cr,
+        annualised_return=ann, volatility=vol, sharpe=sharpe, sortino=sortino,
+        max_drawdown=mdd, calmar=calmar, win_rate=win, short_window=n < SHORT_WINDOW,
+    )

@@ -1,0 +1,1 @@
+"""Market data: the NYSE calendar, the prices table, Alpha Vantage, AI-Trader files, the demo."""

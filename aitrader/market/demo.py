@@ -1,0 +1,90 @@
+"""The demo market: a deterministic, seeded, synthetic NASDAQ-100 + QQQ. Not real prices.
+
+Each symbol follows a random walk from a fixed anchor session: a market factor shared by all
+symbols (QQQ tracks it closely) times a per-symbol beta, plus the symbol's own noise. The walk
+is drawn from a generator seeded with (seed, symbol) and stepped one session at a time from the
+anchor, so the bar of a symbol on a date is the same whenever and over whatever range it is
+generated. Bars are rounded to cents and always satisfy low <= open, close <= high.
+Every bar is stored with source "demo", and everything that shows prices says so.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from datetime import date
+
+from aitrader.errors import InvalidInput
+from aitrader.market.calendar import Calendar
+from aitrader.market.prices import Bar
+from aitrader.market.symbols import ALL_SYMBOLS, BENCHMARK
+
+ANCHOR = date(2024, 1, 2)
+SOURCE = "demo"
+LABEL = "synthetic demo market (not real prices)"
+
+
+def _cents_e4(price: float) -> int:
+    return max(100, round(price * 100) * 100)
+
+
+def _market_returns(seed: int, n: int) -> list[float]:
+    rng = random.Random(f"{seed}:market")
+    return [rng.gauss(0.0005, 0.011) for _ in range(n)]
+
+
+def _symbol_walk(seed: int, symbol: str, market: Sequence[float]) -> Iterator[tuple[float, ...]]:
+    """(open, high, low, close, volume) per session from the anchor, unrounded."""
+    rng = random.Random(f"{seed}:{symbol}")
+    if symbol == BENCHMARK:
+        price, beta, vol, volume = 400.0, 1.0, 0.002, 4.0e7
+    else:
+        price = math.exp(rng.uniform(math.log(25), math.log(700)))
+        beta, vol = rng.uniform(0.6, 1.6), rng.uniform(0.008, 0.025)
+        volume = math.exp(rng.uniform(math.log(1e6), math.log(6e7)))
+    drift = rng.uniform(-0.0002, 0.0006)
+    for m in market:
+        ret = beta * m + rng.gauss(drift, vol)
+        gap = rng.gauss(0.0, 0.35 * (vol + abs(m)))
+        open_ = price * math.exp(gap)
+        close = price * math.exp(ret)
+        wick_hi, wick_lo = abs(rng.gauss(0, 0.5 * vol + 0.002)), abs(rng.gauss(0, 0.5 * vol + 0.002))
+        high = max(open_, close) * (1 + wick_hi)
+        low = min(open_, close) * (1 - wick_lo)
+        shares = volume * math.exp(rng.gauss(0, 0.3))
+        yield open_, high, low, close, shares
+        price = close
+
+
+def generate(
+    calendar: Calendar,
+    start: date,
+    end: date,
+    *,
+    seed: int,
+    symbols: Sequence[str] = ALL_SYMBOLS,
+) -> Iterator[Bar]:
+    """Demo bars for every session in [start, end] (start no earlier than the anchor)."""
+    if start < ANCHOR:
+        raise InvalidInput(f"the demo market starts on {ANCHOR.isoformat()}", field="start")
+    if end < start:
+        raise InvalidInput("end is before start", field="end")
+    sessions = calendar.between(ANCHOR, end)
+    market = _market_returns(seed, len(sessions))
+    first = next((i for i, s in enumerate(sessions) if s >= start), len(sessions))
+    for symbol in symbols:
+        for i, (o, h, lo, c, v) in enumerate(_symbol_walk(seed, symbol, market)):
+            if i < first:
+                continue
+            open_e4, close_e4 = _cents_e4(o), _cents_e4(c)
+            yield Bar(
+                symbol=symbol,
+                date=sessions[i].isoformat(),
+                open_e4=open_e4,
+                high_e4=max(_cents_e4(h), open_e4, close_e4),
+                low_e4=min(_cents_e4(lo), open_e4, close_e4),
+                close_e4=close_e4,
+                volume=int(v),
+                source=SOURCE,
+            )

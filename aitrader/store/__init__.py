@@ -1,0 +1,7 @@
+"""The SQLite store: schema, migrations, and the write discipline. See store/db.py."""
+
+from __future__ import annotations
+
+from aitrader.store.db import Store, utcnow
+
+__all__ = ["Store", "utcnow"]

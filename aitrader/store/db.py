@@ -1,0 +1,139 @@
+"""One SQLite file in WAL mode, shared by the service and the trade server.
+
+Write discipline: all writes of a process go through one connection behind an asyncio.Lock held
+for the whole transaction, which starts with BEGIN IMMEDIATE (so the write lock of the file is
+taken up front and another process waits on the busy timeout instead of failing half-way).
+Two coroutines' statements can therefore never interleave inside one transaction.
+Reads use their own connections from a small pool, each read in its own snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+import structlog
+
+from aitrader.store.migrations import MIGRATIONS
+
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """Owns the connections to one database file. `await open()` before use, `close()` after."""
+
+    def __init__(self, path: Path | str, *, readers: int = 2, busy_timeout_ms: int = 10_000):
+        self.path = Path(path)
+        self._n_readers = readers
+        self._busy_ms = busy_timeout_ms
+        self._writer: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        # NORMAL is durable across a process crash in WAL mode (only power loss can drop the
+        # last commits), which is what "a crash loses no completed work" needs.
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await self._writer.execute("PRAGMA journal_mode = WAL")
+        await self._migrate()
+        for _ in range(self._n_readers):
+            conn = await self._connect()
+            self._all_readers.append(conn)
+            self._readers.put_nowait(conn)
+
+    async def close(self) -> None:
+        """Close every connection, logging (not raising) a failure so the rest still close."""
+        conns = [*self._all_readers, *([self._writer] if self._writer else [])]
+        self._all_readers.clear()
+        self._writer = None
+        for conn in conns:
+            try:
+                await conn.close()
+            except Exception as exc:  # cleanup must try every step
+                log.warning("store_close_failed", error=str(exc))
+
+    async def _migrate(self) -> None:
+        assert self._writer is not None
+        conn = self._writer
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        for version, name, statements in MIGRATIONS:
+            # Check inside the write transaction: two processes starting together apply it once.
+            async with self.write() as tx:
+                cur = await tx.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+                )
+                if await cur.fetchone():
+                    continue
+                for sql in statements:
+                    await tx.execute(sql)
+                await tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, utcnow()),
+                )
+                log.info("migration_applied", version=version, name=name)
+
+    async def schema_version(self) -> int:
+        async with self.read() as conn:
+            cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        if self._writer is None:
+            raise RuntimeError("store is not open")
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await asyncio.shield(conn.execute("ROLLBACK"))
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A reader connection inside one read transaction (a consistent snapshot)."""
+        if not self._all_readers:
+            raise RuntimeError("store is not open")
+        conn = await self._readers.get()
+        try:
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await asyncio.shield(conn.execute("COMMIT"))
+        finally:
+            self._readers.put_nowait(conn)

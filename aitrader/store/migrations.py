@@ -1,0 +1,150 @@
+"""The schema, as numbered migrations. Append new ones; never edit one that has shipped.
+
+Money columns end in `_e4` (integer 1/10,000 dollar, see aitrader.money); dates are ISO
+`YYYY-MM-DD` text, times ISO-8601 UTC text.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "core: prices, models, jobs, attempts, trades, end-of-day, events, llm usage",
+        (
+            """CREATE TABLE prices (
+                symbol TEXT NOT NULL,
+                date TEXT NOT NULL,
+                open_e4 INTEGER NOT NULL,
+                high_e4 INTEGER NOT NULL,
+                low_e4 INTEGER NOT NULL,
+                close_e4 INTEGER NOT NULL,
+                volume INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                PRIMARY KEY (symbol, date)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX prices_date ON prices (date)",
+            """CREATE TABLE fetch_log (
+                id INTEGER PRIMARY KEY,
+                symbol TEXT NOT NULL,
+                fetched_at TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                bars INTEGER NOT NULL DEFAULT 0,
+                message TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX fetch_log_symbol ON fetch_log (symbol, fetched_at)",
+            """CREATE TABLE models (
+                signature TEXT PRIMARY KEY,
+                initial_cash_e4 INTEGER NOT NULL CHECK (initial_cash_e4 >= 0),
+                init_date TEXT NOT NULL,
+                source TEXT NOT NULL DEFAULT 'service',
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE jobs (
+                id TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                config_path TEXT,
+                date_start TEXT,
+                date_end TEXT,
+                models TEXT NOT NULL DEFAULT '[]',
+                created_at TEXT NOT NULL,
+                started_at TEXT,
+                updated_at TEXT NOT NULL,
+                completed_at TEXT,
+                error TEXT
+            )""",
+            "CREATE INDEX jobs_created ON jobs (created_at)",
+            """CREATE TABLE model_days (
+                job_id TEXT NOT NULL REFERENCES jobs (id),
+                model TEXT NOT NULL,
+                date TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempt_id INTEGER,
+                tries INTEGER NOT NULL DEFAULT 0,
+                started_at TEXT,
+                finished_at TEXT,
+                duration_seconds REAL,
+                error TEXT,
+                PRIMARY KEY (job_id, model, date)
+            )""",
+            """CREATE TABLE attempts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL REFERENCES models (signature),
+                date TEXT NOT NULL,
+                job_id TEXT,
+                status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'voided')),
+                prev_date TEXT,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                note TEXT
+            )""",
+            """CREATE UNIQUE INDEX attempts_one_completed
+                ON attempts (model, date) WHERE status = 'completed'""",
+            """CREATE UNIQUE INDEX attempts_one_running
+                ON attempts (model) WHERE status = 'running'""",
+            """CREATE TABLE trades (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+                model TEXT NOT NULL,
+                date TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('buy', 'sell')),
+                symbol TEXT NOT NULL,
+                amount INTEGER NOT NULL CHECK (amount > 0),
+                price_e4 INTEGER NOT NULL CHECK (price_e4 > 0),
+                total_e4 INTEGER NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX trades_attempt ON trades (attempt_id)",
+            "CREATE INDEX trades_model_date ON trades (model, date)",
+            """CREATE TABLE eod (
+                model TEXT NOT NULL,
+                date TEXT NOT NULL,
+                attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+                cash_e4 INTEGER NOT NULL CHECK (cash_e4 >= 0),
+                value_e4 INTEGER NOT NULL,
+                profit_e4 INTEGER NOT NULL,
+                return_pct REAL NOT NULL,
+                PRIMARY KEY (model, date)
+            )""",
+            """CREATE TABLE holdings (
+                model TEXT NOT NULL,
+                date TEXT NOT NULL,
+                symbol TEXT NOT NULL,
+                shares INTEGER NOT NULL CHECK (shares > 0),
+                PRIMARY KEY (model, date, symbol)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                time TEXT NOT NULL,
+                type TEXT NOT NULL,
+                job_id TEXT,
+                model TEXT,
+                date TEXT,
+                data TEXT NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX events_job ON events (job_id, seq)",
+            """CREATE TABLE llm_calls (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                attempt_id INTEGER,
+                model TEXT NOT NULL,
+                date TEXT,
+                started_at TEXT NOT NULL,
+                latency_ms REAL NOT NULL,
+                prompt_tokens INTEGER NOT NULL DEFAULT 0,
+                completion_tokens INTEGER NOT NULL DEFAULT 0,
+                cost_usd REAL NOT NULL DEFAULT 0,
+                outcome TEXT NOT NULL,
+                error TEXT
+            )""",
+            "CREATE INDEX llm_calls_attempt ON llm_calls (attempt_id)",
+            """CREATE TABLE messages (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                attempt_id INTEGER NOT NULL,
+                step INTEGER NOT NULL,
+                role TEXT NOT NULL,
+                content TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX messages_attempt ON messages (attempt_id, id)",
+        ),
+    ),
+)

@@ -1,0 +1,45 @@
+"""Client side of the tool servers: one long-lived MCP session per server, identity per request.
+
+Enter and exit `tool_session` in the same task (the MCP SDK's cancel scopes require it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from aitrader.tools.identity import Identity, IdentityAuth
+
+MCP_PATH = "/mcp"
+
+
+@asynccontextmanager
+async def tool_session(
+    base_url: str, identity: Callable[[], Identity | None], *, timeout: float = 30.0
+) -> AsyncIterator[ClientSession]:
+    http = httpx.AsyncClient(auth=IdentityAuth(identity), timeout=httpx.Timeout(timeout),
+                             follow_redirects=True)
+    async with http, streamable_http_client(base_url.rstrip("/") + MCP_PATH,
+                                            http_client=http) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
+def result_payload(result: Any) -> Any:
+    """A CallToolResult's value: structured content if any, else the text (JSON-decoded)."""
+    if getattr(result, "structuredContent", None) is not None:
+        sc = result.structuredContent
+        return sc.get("result", sc) if isinstance(sc, dict) and set(sc) == {"result"} else sc
+    texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
+    text = "\n".join(texts)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return text

@@ -1,0 +1,128 @@
+"""`aitrader mcp`: start the four tool servers, wait for /health, stop all when one dies.
+
+Each server is `python mcp/<name>_server.py` in its own process with the service's
+environment. Ctrl-C / SIGTERM stop them all (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import aiohttp
+import structlog
+
+from aitrader.errors import ConfigError
+from aitrader.settings import TOOL_SERVERS, Settings
+
+log = structlog.get_logger(__name__)
+
+
+def mcp_dir() -> Path:
+    """The mcp/ folder: AITRADER_MCP_DIR, ./mcp, or the one beside the package."""
+    candidates = [Path(os.environ["AITRADER_MCP_DIR"])] if "AITRADER_MCP_DIR" in os.environ \
+        else [Path.cwd() / "mcp", Path(__file__).resolve().parents[2] / "mcp"]
+    for c in candidates:
+        if (c / "price_server.py").is_file():
+            return c
+    raise ConfigError("cannot find the mcp/ tool servers; run from the project folder or set "
+                      "AITRADER_MCP_DIR")
+
+
+class ToolServers:
+    """Owns the tool server processes."""
+
+    def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None,
+                 names: Sequence[str] = TOOL_SERVERS) -> None:
+        self.settings = settings
+        self._env = dict(os.environ if env is None else env)
+        self._names = names
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self, *, timeout: float = 30.0) -> None:
+        folder = mcp_dir()
+        for name in self._names:
+            self.procs[name] = await asyncio.create_subprocess_exec(
+                sys.executable, str(folder / f"{name}_server.py"), env=self._env,
+                stdin=asyncio.subprocess.DEVNULL)
+        try:
+            await self.wait_healthy(timeout)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def wait_healthy(self, timeout: float) -> None:
+        pending = set(self._names)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while pending:
+                for name in sorted(pending):
+                    proc = self.procs[name]
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"the {name} tool server exited with code "
+                                           f"{proc.returncode} during start-up")
+                    try:
+                        async with http.get(self.settings.tool_url(name) + "/health") as r:
+                            if r.status == 200:
+                                pending.discard(name)
+                                log.info("tool_server_up", server=name,
+                                         url=self.settings.tool_url(name))
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass
+                if pending:
+                    if loop.time() > deadline:
+                        raise TimeoutError("tool servers not healthy after "
+                                           f"{timeout:.0f}s: {', '.join(sorted(pending))}")
+                    await asyncio.sleep(0.1)
+
+    async def wait_any_exit(self) -> tuple[str, int]:
+        waits = {asyncio.ensure_future(p.wait()): n for n, p in self.procs.items()}
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        first = next(iter(done))
+        return waits[first], first.result()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except TimeoutError:
+                log.warning("tool_server_killed", server=name)
+                proc.kill()
+                await proc.wait()
+
+
+async def run_forever(settings: Settings) -> int:
+    servers = ToolServers(settings)
+    await servers.start()
+    print("tool servers up: " + ", ".join(
+        f"{n} {settings.tool_url(n)}" for n in TOOL_SERVERS), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    exit_wait = asyncio.ensure_future(servers.wait_any_exit())
+    stop_wait = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({exit_wait, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for fut in (exit_wait, stop_wait):
+            fut.cancel()
+        await servers.stop()
+    if exit_wait.done() and not exit_wait.cancelled():
+        name, code = exit_wait.result()
+        print(f"the {name} tool server exited (code {code}); stopped the others",
+              file=sys.stderr)
+        return 1
+    return 0

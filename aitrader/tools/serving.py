@@ -1,0 +1,68 @@
+"""Running a tool server: stateless streamable HTTP with JSON responses, /health, identity.
+
+Stateless HTTP with JSON responses (no SSE stream, no per-session task group) is what makes a
+tool call cost a few milliseconds over loopback; see bench/tool_calls.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.dependencies import get_http_headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from aitrader.errors import IdentityError
+from aitrader.tools.identity import Identity, from_headers
+
+os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")  # no look-up of updates online
+
+
+class _DropClientClosed(logging.Filter):
+    """mcp 1.x logs a harmless ClosedResourceError traceback whenever a client hangs up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "ClosedResourceError"
+
+
+def quiet_sdk_logs() -> None:
+    for name in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager",
+                 "mcp.server.lowlevel.server"):
+        logging.getLogger(name).addFilter(_DropClientClosed())
+
+
+def caller(*, need_attempt: bool = False) -> Identity:
+    """The identity of the current tool call, or a ToolError the client sees."""
+    try:
+        return from_headers(get_http_headers(include_all=True), need_attempt=need_attempt)
+    except IdentityError as exc:
+        raise ToolError(exc.message) from None
+
+
+def add_health(mcp: FastMCP, name: str,
+               check: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
+    @mcp.custom_route("/health", methods=["GET"])
+    async def health(request: Request) -> JSONResponse:
+        body: dict[str, Any] = {"status": "ok", "server": name}
+        if check is not None:
+            try:
+                body.update(await check())
+            except Exception as exc:  # a failing dependency makes the server unhealthy
+                return JSONResponse({"status": "error", "server": name,
+                                     "error": type(exc).__name__}, status_code=503)
+        return JSONResponse(body)
+
+
+async def serve(mcp: FastMCP, *, host: str, port: int) -> None:
+    quiet_sdk_logs()
+    app = mcp.http_app(stateless_http=True, json_response=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="on")
+    await uvicorn.Server(config).serve()

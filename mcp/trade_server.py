@@ -1,0 +1,86 @@
+"""Trade tools: buy(symbol, amount), sell(symbol, amount) through the ledger. Port TRADE_HTTP_PORT.
+
+The trade lands in the caller's open model-day (the attempt in its identity headers) at that
+day's open; a refusal is a result the model reads, and leaves the ledger unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+
+from aitrader.errors import AttemptClosed, InvalidInput, NotFound, TradeRefused
+from aitrader.ledger import Ledger
+from aitrader.money import e4_float
+from aitrader.settings import Settings
+from aitrader.store import Store
+from aitrader.tools.serving import add_health, caller, serve
+
+
+def build(store: Store) -> FastMCP:
+    mcp = FastMCP("TradeTools")
+    ledger = Ledger(store)
+
+    async def trade(action: str, symbol: str, amount: Any) -> dict[str, Any]:
+        who = caller(need_attempt=True)
+        assert who.attempt is not None
+        try:
+            att = await ledger.attempt(who.attempt)
+            if (att.model, att.date) != (who.model, who.date):
+                raise ToolError("the identity headers do not match the open model-day")
+            fill = await ledger.trade(who.attempt, action, symbol, amount)
+        except TradeRefused as exc:
+            return {"error": exc.message, "action": action, "symbol": str(symbol)[:16],
+                    "amount": amount if isinstance(amount, int | float) else str(amount)[:20]}
+        except (AttemptClosed, NotFound, InvalidInput) as exc:
+            raise ToolError(exc.message) from None
+        pos = fill.position
+        return {
+            "status": "filled", "action": fill.action, "symbol": fill.symbol,
+            "amount": fill.amount, "price": e4_float(fill.price_e4),
+            "total": e4_float(fill.total_e4),
+            "positions": {**dict(sorted(pos.shares.items())), "CASH": e4_float(pos.cash_e4)},
+        }
+
+    @mcp.tool()
+    async def buy(symbol: str, amount: int) -> dict[str, Any]:
+        """Buy whole shares of a NASDAQ-100 stock at today's open price.
+
+        Args:
+            symbol: stock symbol, e.g. "AAPL".
+            amount: number of shares, a whole number greater than 0.
+
+        Returns the fill and the new positions, or an error saying why the trade was refused.
+        """
+        return await trade("buy", symbol, amount)
+
+    @mcp.tool()
+    async def sell(symbol: str, amount: int) -> dict[str, Any]:
+        """Sell whole shares you hold at today's open price.
+
+        Args:
+            symbol: stock symbol, e.g. "AAPL".
+            amount: number of shares, a whole number greater than 0.
+
+        Returns the fill and the new positions, or an error saying why the trade was refused.
+        """
+        return await trade("sell", symbol, amount)
+
+    async def check() -> dict[str, Any]:
+        return {"schema_version": await store.schema_version()}
+
+    add_health(mcp, "trade", check)
+    return mcp
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    async with Store(settings.db_path, readers=2) as store:
+        await serve(build(store), host=settings.mcp_host, port=settings.ports["trade"])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
