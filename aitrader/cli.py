@@ -49,6 +49,7 @@ async def _with_store(settings: Settings) -> Store:
 async def cmd_prices_demo(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.market import demo
     from aitrader.market.prices import upsert_bars
+    from aitrader.market.symbols import ALL_SYMBOLS
 
     cal = nyse()
     start = parse_date(args.start, field="--start") if args.start else date(2025, 1, 2)
@@ -59,7 +60,7 @@ async def cmd_prices_demo(settings: Settings, args: argparse.Namespace) -> int:
         n = await upsert_bars(store, bars)
     finally:
         await store.close()
-    console.print(f"wrote {n:,} bars of the {demo.LABEL}: {len(demo.ALL_SYMBOLS)} symbols, "
+    console.print(f"wrote {n:,} bars of the {demo.LABEL}: {len(ALL_SYMBOLS)} symbols, "
                   f"{start} to {end}")
     return 0
 

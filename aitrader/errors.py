@@ -44,7 +44,7 @@ class DataError(AITraderError):
 
 
 class TradeRefused(AITraderError):
-    """A trade broke a rule of LEDGER.md; the model reads the message and the ledger is unchanged."""
+    """A trade broke a rule of LEDGER.md; the model reads why, and the ledger is unchanged."""
 
     code = "trade_refused"
 

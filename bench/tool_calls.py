@@ -25,6 +25,7 @@ from aitrader.ledger import Ledger
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
 from aitrader.market.prices import upsert_bars
+from aitrader.market.symbols import ALL_SYMBOLS
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.client import tool_session
@@ -67,7 +68,7 @@ async def main(calls: int) -> None:
     await servers.start()
     ident = Identity("bench", "2025-10-02", "bench-job", attempt)
     days = [d.isoformat() for d in cal.between(start, date(2025, 10, 1))]
-    symbols = list(demo.ALL_SYMBOLS)
+    symbols = list(ALL_SYMBOLS)
     try:
         async with tool_session(settings.tool_url("price"), lambda: ident) as price, \
                 tool_session(settings.tool_url("trade"), lambda: ident) as trade:

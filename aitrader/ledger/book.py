@@ -21,7 +21,7 @@ from aitrader.errors import AttemptClosed, Conflict, InvalidInput, NotFound, Tra
 from aitrader.market.prices import get_bar, last_close_before
 from aitrader.market.symbols import UNIVERSE, normalise
 from aitrader.money import fmt_money
-from aitrader.store import Store, utcnow
+from aitrader.store import Store, scalar, utcnow
 
 MAX_SHARES = 1_000_000_000
 
@@ -90,7 +90,8 @@ def parse_amount(raw: object) -> int:
                 value = float(text)
             except ValueError:
                 raise TradeRefused(
-                    f"amount must be a whole number of shares, got {raw[:20]!r}") from None
+                    f"amount must be a whole number of shares, got {raw[:20]!r}"
+                ) from None
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")) or not value.is_integer():
             raise TradeRefused(f"amount must be a whole number of shares, got {raw!r}")
@@ -104,18 +105,30 @@ def parse_amount(raw: object) -> int:
     return value
 
 
-async def write_eod(conn: aiosqlite.Connection, model: str, day: str, attempt_id: int,
-                     pos: Position, value: int, profit: int, ret: float) -> None:
+async def write_eod(
+    conn: aiosqlite.Connection,
+    model: str,
+    day: str,
+    attempt_id: int,
+    pos: Position,
+    value: int,
+    profit: int,
+    ret: float,
+) -> None:
     await conn.execute(
         "INSERT INTO eod (model, date, attempt_id, cash_e4, value_e4, profit_e4, return_pct) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (model, day, attempt_id, pos.cash_e4, value, profit, ret))
+        (model, day, attempt_id, pos.cash_e4, value, profit, ret),
+    )
     await conn.executemany(
         "INSERT INTO holdings (model, date, symbol, shares) VALUES (?, ?, ?, ?)",
-        [(model, day, s, n) for s, n in sorted(pos.shares.items())])
+        [(model, day, s, n) for s, n in sorted(pos.shares.items())],
+    )
 
-async def value_position(conn: aiosqlite.Connection, pos: Position, day: str
-                 ) -> tuple[int, dict[str, str]]:
+
+async def value_position(
+    conn: aiosqlite.Connection, pos: Position, day: str
+) -> tuple[int, dict[str, str]]:
     """cash + sum(shares x close on `day`); a symbol without a bar that day uses its last."""
     value = pos.cash_e4
     stale: dict[str, str] = {}
@@ -151,7 +164,9 @@ class Ledger:
                 if (row[0], row[1]) != (initial_cash_e4, init_date):
                     raise Conflict(
                         f"model {signature} is already registered with initial cash "
-                        f"{fmt_money(row[0])} on {row[1]}", model=signature)
+                        f"{fmt_money(row[0])} on {row[1]}",
+                        model=signature,
+                    )
                 return False
             await conn.execute(
                 "INSERT INTO models (signature, initial_cash_e4, init_date, source, created_at) "
@@ -165,27 +180,27 @@ class Ledger:
     async def open_attempt(self, model: str, day: str, *, job_id: str | None = None) -> int:
         """Start a model-day: the previous end-of-day is its baseline. Returns the attempt id."""
         async with self._store.write() as conn:
-            cur = await conn.execute(
-                "SELECT init_date FROM models WHERE signature = ?", (model,))
+            cur = await conn.execute("SELECT init_date FROM models WHERE signature = ?", (model,))
             row = await cur.fetchone()
             if not row:
                 raise NotFound(f"model {model} is not registered", model=model)
             if day <= row[0]:
                 raise InvalidInput(
-                    f"{day} is not after {model}'s start date {row[0]}", field="date")
-            cur = await conn.execute(
-                "SELECT MAX(date) FROM eod WHERE model = ? AND date >= ?", (model, day))
-            later = (await cur.fetchone())[0]  # type: ignore[index]
+                    f"{day} is not after {model}'s start date {row[0]}", field="date"
+                )
+            later = await scalar(
+                conn, "SELECT MAX(date) FROM eod WHERE model = ? AND date >= ?", (model, day)
+            )
             if later:
-                raise Conflict(f"{model} already has a completed day on or after {day}",
-                               model=model, date=day)
-            cur = await conn.execute(
-                "SELECT 1 FROM prices WHERE date = ? LIMIT 1", (day,))
+                raise Conflict(
+                    f"{model} already has a completed day on or after {day}", model=model, date=day
+                )
+            cur = await conn.execute("SELECT 1 FROM prices WHERE date = ? LIMIT 1", (day,))
             if not await cur.fetchone():
                 raise InvalidInput(f"no market data for {day}", field="date")
-            cur = await conn.execute(
-                "SELECT MAX(date) FROM eod WHERE model = ? AND date < ?", (model, day))
-            prev = (await cur.fetchone())[0]  # type: ignore[index]
+            prev = await scalar(
+                conn, "SELECT MAX(date) FROM eod WHERE model = ? AND date < ?", (model, day)
+            )
             try:
                 cur = await conn.execute(
                     "INSERT INTO attempts (model, date, job_id, status, prev_date, started_at) "
@@ -193,8 +208,9 @@ class Ledger:
                     (model, day, job_id, prev, utcnow()),
                 )
             except sqlite3.IntegrityError:
-                raise Conflict(f"{model} already has a running model-day; void it first",
-                               model=model) from None
+                raise Conflict(
+                    f"{model} already has a running model-day; void it first", model=model
+                ) from None
             assert cur.lastrowid is not None
             return cur.lastrowid
 
@@ -215,20 +231,25 @@ class Ledger:
 
     async def _baseline(self, conn: aiosqlite.Connection, att: Attempt) -> Position:
         if att.prev_date is None:
-            cur = await conn.execute(
-                "SELECT initial_cash_e4 FROM models WHERE signature = ?", (att.model,))
-            return Position((await cur.fetchone())[0], {})  # type: ignore[index]
+            return Position(
+                await scalar(
+                    conn, "SELECT initial_cash_e4 FROM models WHERE signature = ?", (att.model,)
+                ),
+                {},
+            )
         return await self._eod_position(conn, att.model, att.prev_date)
 
     @staticmethod
     async def _eod_position(conn: aiosqlite.Connection, model: str, day: str) -> Position:
         cur = await conn.execute(
-            "SELECT cash_e4 FROM eod WHERE model = ? AND date = ?", (model, day))
+            "SELECT cash_e4 FROM eod WHERE model = ? AND date = ?", (model, day)
+        )
         row = await cur.fetchone()
         if not row:
             raise NotFound(f"{model} has no end-of-day snapshot on {day}")
         cur = await conn.execute(
-            "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?", (model, day))
+            "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?", (model, day)
+        )
         return Position(row[0], {s: n for s, n in await cur.fetchall()})
 
     async def _current(self, conn: aiosqlite.Connection, att: Attempt) -> tuple[Position, int]:
@@ -237,7 +258,7 @@ class Ledger:
             "SELECT action, symbol, amount, total_e4 FROM trades WHERE attempt_id = ? ORDER BY id",
             (att.id,),
         )
-        rows = await cur.fetchall()
+        rows = list(await cur.fetchall())
         for action, symbol, amount, total in rows:
             pos = pos.with_trade(action, symbol, amount, total)
         return pos, len(rows)
@@ -250,7 +271,7 @@ class Ledger:
             return pos
 
     async def trade(self, attempt_id: int, action: str, symbol: object, amount: object) -> Fill:
-        """Buy or sell at the open of the attempt's day; TradeRefused leaves the ledger as it was."""
+        """Buy or sell at the open of the attempt's day; a refusal leaves the ledger as it was."""
         if action not in ("buy", "sell"):
             raise InvalidInput(f"unknown action {action!r}")
         shares = parse_amount(amount)
@@ -261,7 +282,8 @@ class Ledger:
             att = await self._attempt(conn, attempt_id)
             if att.status != "running":
                 raise AttemptClosed(
-                    f"this model-day ({att.model} {att.date}) is {att.status}; no more trades")
+                    f"this model-day ({att.model} {att.date}) is {att.status}; no more trades"
+                )
             bar = await get_bar(conn, sym, att.date)
             if bar is None:
                 raise TradeRefused(f"{sym} has no price on {att.date}; it cannot trade today")
@@ -270,19 +292,28 @@ class Ledger:
             if action == "buy" and total > pos.cash_e4:
                 raise TradeRefused(
                     f"insufficient cash: buying {shares:,} {sym} at {fmt_money(bar.open_e4)} "
-                    f"needs {fmt_money(total)}, cash available is {fmt_money(pos.cash_e4)}")
+                    f"needs {fmt_money(total)}, cash available is {fmt_money(pos.cash_e4)}"
+                )
             if action == "sell" and shares > pos.shares.get(sym, 0):
                 raise TradeRefused(
                     f"insufficient shares: selling {shares:,} {sym}, "
-                    f"held {pos.shares.get(sym, 0):,}")
+                    f"held {pos.shares.get(sym, 0):,}"
+                )
             cur = await conn.execute(
                 "INSERT INTO trades (attempt_id, model, date, action, symbol, amount, price_e4, "
                 "total_e4, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (att.id, att.model, att.date, action, sym, shares, bar.open_e4, total, utcnow()),
             )
             assert cur.lastrowid is not None
-            return Fill(cur.lastrowid, action, sym, shares, bar.open_e4, total,
-                        pos.with_trade(action, sym, shares, total))
+            return Fill(
+                cur.lastrowid,
+                action,
+                sym,
+                shares,
+                bar.open_e4,
+                total,
+                pos.with_trade(action, sym, shares, total),
+            )
 
     async def complete_attempt(self, attempt_id: int) -> DayResult:
         """End the model-day: snapshot, value at the close and P&L, all in one transaction."""
@@ -293,21 +324,23 @@ class Ledger:
             pos, n_trades = await self._current(conn, att)
             value, stale = await value_position(conn, pos, att.date)
             if att.prev_date is None:
-                cur = await conn.execute(
-                    "SELECT initial_cash_e4 FROM models WHERE signature = ?", (att.model,))
+                prev_value = await scalar(
+                    conn, "SELECT initial_cash_e4 FROM models WHERE signature = ?", (att.model,)
+                )
             else:
-                cur = await conn.execute(
+                prev_value = await scalar(
+                    conn,
                     "SELECT value_e4 FROM eod WHERE model = ? AND date = ?",
-                    (att.model, att.prev_date))
-            prev_value = (await cur.fetchone())[0]  # type: ignore[index]
+                    (att.model, att.prev_date),
+                )
             profit = value - prev_value
             ret = round(profit / prev_value * 100, 6) if prev_value else 0.0
             await write_eod(conn, att.model, att.date, att.id, pos, value, profit, ret)
             await conn.execute(
                 "UPDATE attempts SET status = 'completed', finished_at = ? WHERE id = ?",
-                (utcnow(), att.id))
-            return DayResult(att.model, att.date, att.id, pos, value, profit, ret, n_trades,
-                             stale)
+                (utcnow(), att.id),
+            )
+            return DayResult(att.model, att.date, att.id, pos, value, profit, ret, n_trades, stale)
 
     async def void_attempt(self, attempt_id: int, note: str = "") -> int:
         """Remove a running attempt's trades and mark it voided, in one transaction."""
@@ -318,7 +351,9 @@ class Ledger:
             cur = await conn.execute("DELETE FROM trades WHERE attempt_id = ?", (attempt_id,))
             await conn.execute(
                 "UPDATE attempts SET status = 'voided', finished_at = COALESCE(finished_at, ?), "
-                "note = ? WHERE id = ?", (utcnow(), note[:500], attempt_id))
+                "note = ? WHERE id = ?",
+                (utcnow(), note[:500], attempt_id),
+            )
             return cur.rowcount
 
     async def void_running(self, note: str = "recovered after a restart") -> list[int]:
@@ -335,16 +370,16 @@ class Ledger:
     async def end_of_day(self, model: str, day: str | None = None) -> tuple[str, Position] | None:
         """The latest snapshot on or before `day` (any day if None): (date, position)."""
         async with self._store.read() as conn:
-            cur = await conn.execute(
+            found = await scalar(
+                conn,
                 "SELECT MAX(date) FROM eod WHERE model = ? AND date <= ?",
-                (model, day or "9999-12-31"))
-            found = (await cur.fetchone())[0]  # type: ignore[index]
+                (model, day or "9999-12-31"),
+            )
             if not found:
                 return None
             return found, await self._eod_position(conn, model, found)
 
     async def last_completed(self, model: str) -> date | None:
         async with self._store.read() as conn:
-            cur = await conn.execute("SELECT MAX(date) FROM eod WHERE model = ?", (model,))
-            found = (await cur.fetchone())[0]  # type: ignore[index]
+            found = await scalar(conn, "SELECT MAX(date) FROM eod WHERE model = ?", (model,))
         return date.fromisoformat(found) if found else None

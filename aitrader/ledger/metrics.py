@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -41,7 +42,7 @@ def compute(values: Sequence[float], *, risk_free_annual: float = 0.0) -> Metric
     """Metrics of a series of end-of-day values; values[0] is the starting value."""
     if len(values) < 1 or values[0] <= 0:
         raise ValueError("a value series needs a positive starting value")
-    returns = [b / a - 1 for a, b in zip(values, values[1:], strict=False) if a > 0]
+    returns = [b / a - 1 for a, b in itertools.pairwise(values) if a > 0]
     n = len(returns)
     cr = values[-1] / values[0] - 1
     ann = (1 + cr) ** (TRADING_DAYS / n) - 1 if n and cr > -1 else None

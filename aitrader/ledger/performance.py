@@ -20,7 +20,7 @@ from aitrader.market.calendar import Calendar
 from aitrader.market.prices import closes_between, last_close_before
 from aitrader.market.symbols import BENCHMARK
 from aitrader.money import E4
-from aitrader.store import Store
+from aitrader.store import Store, scalar
 
 
 @attrs.frozen
@@ -43,8 +43,13 @@ class Series:
         out: list[dict[str, object]] = []
         for prev, pt in zip((None, *self.points), self.points, strict=False):
             ret = (pt.value_e4 / prev.value_e4 - 1) * 100 if prev and prev.value_e4 else 0.0
-            out.append({"date": pt.date, "portfolio_value": round(pt.value, 4),
-                        "daily_return_pct": round(ret, 6)})
+            out.append(
+                {
+                    "date": pt.date,
+                    "portfolio_value": round(pt.value, 4),
+                    "daily_return_pct": round(ret, 6),
+                }
+            )
         return out
 
 
@@ -52,7 +57,9 @@ async def _sessions_with_data(store: Store, cal: Calendar, after: str, end: str)
     async with store.read() as conn:
         cur = await conn.execute(
             "SELECT DISTINCT date FROM prices WHERE symbol = ? AND date > ? AND date <= ? "
-            "ORDER BY date", (BENCHMARK, after, end))
+            "ORDER BY date",
+            (BENCHMARK, after, end),
+        )
         days = [r[0] for r in await cur.fetchall()]
     return [d for d in days if cal.is_session(date.fromisoformat(d))]
 
@@ -61,7 +68,8 @@ async def baseline(store: Store, model: str, start: str, cal: Calendar) -> tuple
     """(date, value) of the model just before the window starting at `start`."""
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT initial_cash_e4, init_date FROM models WHERE signature = ?", (model,))
+            "SELECT initial_cash_e4, init_date FROM models WHERE signature = ?", (model,)
+        )
         row = await cur.fetchone()
         if not row:
             raise NotFound(f"unknown model {model}", model=model)
@@ -70,9 +78,9 @@ async def baseline(store: Store, model: str, start: str, cal: Calendar) -> tuple
         b = before.isoformat() if before else init_date
         if b <= init_date:
             return init_date, cash
-        cur = await conn.execute(
-            "SELECT MAX(date) FROM eod WHERE model = ? AND date <= ?", (model, b))
-        snap = (await cur.fetchone())[0]  # type: ignore[index]
+        snap = await scalar(
+            conn, "SELECT MAX(date) FROM eod WHERE model = ? AND date <= ?", (model, b)
+        )
     if snap is None:
         return b, cash
     value = await _value_on(store, model, snap, b)
@@ -81,11 +89,12 @@ async def baseline(store: Store, model: str, start: str, cal: Calendar) -> tuple
 
 async def _value_on(store: Store, model: str, snap: str, day: str) -> int:
     async with store.read() as conn:
+        value = await scalar(
+            conn, "SELECT cash_e4 FROM eod WHERE model = ? AND date = ?", (model, snap)
+        )
         cur = await conn.execute(
-            "SELECT cash_e4 FROM eod WHERE model = ? AND date = ?", (model, snap))
-        value = (await cur.fetchone())[0]  # type: ignore[index]
-        cur = await conn.execute(
-            "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?", (model, snap))
+            "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?", (model, snap)
+        )
         for sym, n in await cur.fetchall():
             found = await last_close_before(conn, sym, day)
             if not found:
@@ -94,18 +103,20 @@ async def _value_on(store: Store, model: str, snap: str, day: str) -> int:
     return int(value)
 
 
-async def model_series(store: Store, model: str, start: str, end: str, cal: Calendar,
-                       *, risk_free: float = 0.0) -> Series:
+async def model_series(
+    store: Store, model: str, start: str, end: str, cal: Calendar, *, risk_free: float = 0.0
+) -> Series:
     b_date, b_value = await baseline(store, model, start, cal)
     sessions = await _sessions_with_data(store, cal, b_date, end)
     async with store.read() as conn:
         cur = await conn.execute(
             "SELECT date, cash_e4 FROM eod WHERE model = ? AND date <= ? ORDER BY date",
-            (model, end))
+            (model, end),
+        )
         snaps = [(d, c) for d, c in await cur.fetchall()]
         cur = await conn.execute(
-            "SELECT date, symbol, shares FROM holdings WHERE model = ? AND date <= ?",
-            (model, end))
+            "SELECT date, symbol, shares FROM holdings WHERE model = ? AND date <= ?", (model, end)
+        )
         held: dict[str, dict[str, int]] = {}
         for d, sym, n in await cur.fetchall():
             held.setdefault(d, {})[sym] = n
@@ -134,26 +145,31 @@ async def model_series(store: Store, model: str, start: str, end: str, cal: Cale
                 raise DataError(f"no close for {sym} on or before {day}")
             value += n * last_close[sym]
         points.append(Point(day, value))
-    return Series(model, tuple(points), compute([p.value for p in points],
-                                                risk_free_annual=risk_free))
+    return Series(
+        model, tuple(points), compute([p.value for p in points], risk_free_annual=risk_free)
+    )
 
 
-async def benchmark_series(store: Store, b_date: str, cash_e4: int, end: str, cal: Calendar,
-                           *, risk_free: float = 0.0) -> Series:
+async def benchmark_series(
+    store: Store, b_date: str, cash_e4: int, end: str, cal: Calendar, *, risk_free: float = 0.0
+) -> Series:
     sessions = await _sessions_with_data(store, cal, b_date, end)
     if not sessions:
         raise DataError(f"no {BENCHMARK} data after {b_date}")
     async with store.read() as conn:
-        cur = await conn.execute(
-            "SELECT open_e4 FROM prices WHERE symbol = ? AND date = ?", (BENCHMARK, sessions[0]))
-        open_e4 = (await cur.fetchone())[0]  # type: ignore[index]
+        open_e4 = await scalar(
+            conn,
+            "SELECT open_e4 FROM prices WHERE symbol = ? AND date = ?",
+            (BENCHMARK, sessions[0]),
+        )
     shares = cash_e4 // open_e4
     left = cash_e4 - shares * open_e4
     closes = await closes_between(store, [BENCHMARK], sessions[0], end)
     points = [Point(b_date, cash_e4)]
     points += [Point(d, left + shares * closes[d][BENCHMARK]) for d in sessions]
-    return Series(BENCHMARK, tuple(points), compute([p.value for p in points],
-                                                   risk_free_annual=risk_free))
+    return Series(
+        BENCHMARK, tuple(points), compute([p.value for p in points], risk_free_annual=risk_free)
+    )
 
 
 @attrs.frozen
@@ -165,23 +181,28 @@ class Leaderboard:
     synthetic: bool  # the window's prices include demo bars
 
 
-async def leaderboard(store: Store, cal: Calendar, *, start: str | None = None,
-                      end: str | None = None, models: list[str] | None = None,
-                      risk_free: float = 0.0) -> Leaderboard:
+async def leaderboard(
+    store: Store,
+    cal: Calendar,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    models: list[str] | None = None,
+    risk_free: float = 0.0,
+) -> Leaderboard:
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT signature, init_date, initial_cash_e4 FROM models ORDER BY signature")
+            "SELECT signature, init_date, initial_cash_e4 FROM models ORDER BY signature"
+        )
         rows = [r for r in await cur.fetchall() if models is None or r[0] in models]
-        cur = await conn.execute("SELECT MAX(date) FROM prices WHERE symbol = ?", (BENCHMARK,))
-        last = (await cur.fetchone())[0]  # type: ignore[index]
+        last = await scalar(conn, "SELECT MAX(date) FROM prices WHERE symbol = ?", (BENCHMARK,))
     if not rows:
         raise NotFound("no models in the ledger yet")
     if not last:
         raise DataError(f"no {BENCHMARK} prices; import or generate prices first")
     end = min(end or last, last)
     start = start or min(r[1] for r in rows)
-    series = [await model_series(store, r[0], start, end, cal, risk_free=risk_free)
-              for r in rows]
+    series = [await model_series(store, r[0], start, end, cal, risk_free=risk_free) for r in rows]
     series.sort(key=lambda s: s.metrics.end_value / s.metrics.start_value, reverse=True)
     b_date = min(s.points[0].date for s in series)
     cash = max(r[2] for r in rows)
@@ -189,6 +210,7 @@ async def leaderboard(store: Store, cal: Calendar, *, start: str | None = None,
     async with store.read() as conn:
         cur = await conn.execute(
             "SELECT 1 FROM prices WHERE source = 'demo' AND date BETWEEN ? AND ? LIMIT 1",
-            (b_date, end))
+            (b_date, end),
+        )
         synthetic = await cur.fetchone() is not None
     return Leaderboard(start, end, tuple(series), bench, synthetic)

@@ -98,7 +98,9 @@ class AlphaVantageFetcher:
         self._now = now
         self._last_request = 0.0
 
-    async def plan(self, symbols: Sequence[str]) -> tuple[str, list[SymbolPlan], list[SymbolResult]]:
+    async def plan(
+        self, symbols: Sequence[str]
+    ) -> tuple[str, list[SymbolPlan], list[SymbolResult]]:
         """What to ask for: symbols behind the latest closed session, not fetched recently."""
         latest = self._cal.last_closed(self._now()).isoformat()
         recent_cut = (self._now() - self._refetch_after).isoformat().replace("+00:00", "Z")

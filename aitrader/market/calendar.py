@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import warnings
 from datetime import UTC, date, datetime, timedelta
 
 import attrs
@@ -65,11 +66,16 @@ class Calendar:
 @functools.cache
 def nyse() -> Calendar:
     """The NYSE calendar (immutable; built once per process, about 0.1 s)."""
-    import exchange_calendars as xcals  # heavy (pandas): imported only when needed
+    # exchange-calendars 4.x calls pandas APIs that pandas 3.1 deprecates; the warnings are
+    # the library's to fix and say nothing about our use, so they are silenced here only.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        import exchange_calendars as xcals  # heavy (pandas): imported only when needed
 
-    cal = xcals.get_calendar("XNYS", start=CALENDAR_START)
-    sessions = tuple(ts.date() for ts in cal.sessions)
-    closes = tuple(ts.to_pydatetime().astimezone(UTC) for ts in cal.closes)
+        cal = xcals.get_calendar("XNYS", start=CALENDAR_START)
+        sessions = tuple(ts.date() for ts in cal.sessions)
+        closes = tuple(ts.to_pydatetime().astimezone(UTC) for ts in cal.closes)
     return Calendar(sessions=sessions, closes=closes)
 
 

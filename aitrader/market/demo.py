@@ -49,7 +49,8 @@ def _symbol_walk(seed: int, symbol: str, market: Sequence[float]) -> Iterator[tu
         gap = rng.gauss(0.0, 0.35 * (vol + abs(m)))
         open_ = price * math.exp(gap)
         close = price * math.exp(ret)
-        wick_hi, wick_lo = abs(rng.gauss(0, 0.5 * vol + 0.002)), abs(rng.gauss(0, 0.5 * vol + 0.002))
+        wick = 0.5 * vol + 0.002
+        wick_hi, wick_lo = abs(rng.gauss(0, wick)), abs(rng.gauss(0, wick))
         high = max(open_, close) * (1 + wick_hi)
         low = min(open_, close) * (1 - wick_lo)
         shares = volume * math.exp(rng.gauss(0, 0.3))

@@ -10,11 +10,14 @@ Reads use their own connections from a small pool, each read in its own snapshot
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import structlog
@@ -22,6 +25,27 @@ import structlog
 from aitrader.store.migrations import MIGRATIONS
 
 log = structlog.get_logger(__name__)
+
+
+async def scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row, or None when there is no row."""
+    cur = await conn.execute(sql, params)
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+@asynccontextmanager
+async def _file_lock(path: Path) -> AsyncIterator[None]:
+    """An exclusive advisory lock across processes (flock), taken off the event loop."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def utcnow() -> str:
@@ -59,13 +83,39 @@ class Store:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await self._writer.execute("PRAGMA journal_mode = WAL")
-        await self._migrate()
-        for _ in range(self._n_readers):
-            conn = await self._connect()
-            self._all_readers.append(conn)
-            self._readers.put_nowait(conn)
+        try:
+            self._writer = await self._connect()
+            # The service and the trade server may open a new file at the same moment; the
+            # switch to WAL and the migrations then run one process at a time (two
+            # connections switching a fresh file to WAL can deadlock inside SQLite).
+            async with _file_lock(self.path.with_name(self.path.name + ".lock")):
+                await self._execute_patiently(self._writer, "PRAGMA journal_mode = WAL")
+                await self._migrate()
+            for _ in range(self._n_readers):
+                conn = await self._connect()
+                self._all_readers.append(conn)
+                self._readers.put_nowait(conn)
+        except BaseException:
+            await self.close()  # an open connection would keep the process from exiting
+            raise
+
+    async def _execute_patiently(self, conn: aiosqlite.Connection, sql: str) -> None:
+        """Execute, retrying "database is locked" until the busy timeout has passed.
+
+        SQLite returns SQLITE_BUSY without calling the busy handler in a few cases (a file
+        being switched to WAL by another process, WAL recovery), so the timeout is enforced
+        here too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_ms / 1000
+        while True:
+            try:
+                await conn.execute(sql)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Close every connection, logging (not raising) a failure so the rest still close."""
@@ -79,12 +129,11 @@ class Store:
                 log.warning("store_close_failed", error=str(exc))
 
     async def _migrate(self) -> None:
-        assert self._writer is not None
-        conn = self._writer
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
+        async with self.write() as tx:
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
         for version, name, statements in MIGRATIONS:
             # Check inside the write transaction: two processes starting together apply it once.
             async with self.write() as tx:
@@ -114,7 +163,7 @@ class Store:
             raise RuntimeError("store is not open")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            await self._execute_patiently(conn, "BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:

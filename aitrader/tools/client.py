@@ -11,25 +11,27 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from aitrader.tools.identity import Identity, IdentityAuth
+from mcp import ClientSession
 
 MCP_PATH = "/mcp"
 
 
 @asynccontextmanager
 async def tool_session(
-    base_url: str, identity: Callable[[], Identity | None], *, timeout: float = 30.0
+    base_url: str, identity: Callable[[], Identity | None], *, call_timeout: float = 30.0
 ) -> AsyncIterator[ClientSession]:
-    http = httpx.AsyncClient(auth=IdentityAuth(identity), timeout=httpx.Timeout(timeout),
+    """A session whose every HTTP request carries `identity()`; each request times out after
+    `call_timeout` seconds."""
+    http = httpx.AsyncClient(auth=IdentityAuth(identity), timeout=httpx.Timeout(call_timeout),
                              follow_redirects=True)
-    async with http, streamable_http_client(base_url.rstrip("/") + MCP_PATH,
-                                            http_client=http) as (read, write, _):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
+    url = base_url.rstrip("/") + MCP_PATH
+    async with http, streamable_http_client(url, http_client=http) as (read, write, _), \
+            ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
 
 
 def result_payload(result: Any) -> Any:

@@ -43,22 +43,23 @@ class ToolServers:
         self._names = names
         self.procs: dict[str, asyncio.subprocess.Process] = {}
 
-    async def start(self, *, timeout: float = 30.0) -> None:
+    async def start(self, *, health_timeout: float = 30.0) -> None:
         folder = mcp_dir()
         for name in self._names:
             self.procs[name] = await asyncio.create_subprocess_exec(
                 sys.executable, str(folder / f"{name}_server.py"), env=self._env,
                 stdin=asyncio.subprocess.DEVNULL)
         try:
-            await self.wait_healthy(timeout)
+            await self.wait_healthy(health_timeout)
         except BaseException:
             await self.stop()
             raise
 
-    async def wait_healthy(self, timeout: float) -> None:
+    async def wait_healthy(self, limit: float) -> None:
+        """Poll each server's /health until all answer 200, failing after `limit` seconds."""
         pending = set(self._names)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + limit
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while pending:
                 for name in sorted(pending):
@@ -77,7 +78,7 @@ class ToolServers:
                 if pending:
                     if loop.time() > deadline:
                         raise TimeoutError("tool servers not healthy after "
-                                           f"{timeout:.0f}s: {', '.join(sorted(pending))}")
+                                           f"{limit:.0f}s: {', '.join(sorted(pending))}")
                     await asyncio.sleep(0.1)
 
     async def wait_any_exit(self) -> tuple[str, int]:
@@ -104,25 +105,36 @@ class ToolServers:
 
 
 async def run_forever(settings: Settings) -> int:
-    servers = ToolServers(settings)
-    await servers.start()
-    print("tool servers up: " + ", ".join(
-        f"{n} {settings.tool_url(n)}" for n in TOOL_SERVERS), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before anything starts: no window for a ^C
         loop.add_signal_handler(sig, stop.set)
-    exit_wait = asyncio.ensure_future(servers.wait_any_exit())
+    servers = ToolServers(settings)
+    starting = asyncio.ensure_future(servers.start())
     stop_wait = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({exit_wait, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({starting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await servers.stop()
+            return 0
+        await starting  # raises if a server failed to start (the others are stopped)
+        print("tool servers up: " + ", ".join(
+            f"{n} {settings.tool_url(n)}" for n in TOOL_SERVERS), flush=True)
+        exit_wait = asyncio.ensure_future(servers.wait_any_exit())
+        try:
+            await asyncio.wait({exit_wait, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exit_wait.cancel()
+            await servers.stop()
+        if not stop.is_set() and exit_wait.done() and not exit_wait.cancelled():
+            name, code = exit_wait.result()
+            print(f"the {name} tool server exited (code {code}); stopped the others",
+                  file=sys.stderr)
+            return 1
+        return 0
     finally:
-        for fut in (exit_wait, stop_wait):
-            fut.cancel()
-        await servers.stop()
-    if exit_wait.done() and not exit_wait.cancelled():
-        name, code = exit_wait.result()
-        print(f"the {name} tool server exited (code {code}); stopped the others",
-              file=sys.stderr)
-        return 1
-    return 0
+        stop_wait.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

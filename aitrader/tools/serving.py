@@ -18,6 +18,7 @@ from fastmcp.server.dependencies import get_http_headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from aitrader import logs
 from aitrader.errors import IdentityError
 from aitrader.tools.identity import Identity, from_headers
 
@@ -61,6 +62,7 @@ def add_health(mcp: FastMCP, name: str,
 
 
 async def serve(mcp: FastMCP, *, host: str, port: int) -> None:
+    logs.configure()
     quiet_sdk_logs()
     app = mcp.http_app(stateless_http=True, json_response=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,

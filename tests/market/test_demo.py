@@ -1,0 +1,96 @@
+"""The demo market: deterministic, sane bars, labelled synthetic, up to the latest session."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aitrader.errors import InvalidInput
+from aitrader.market import demo
+from aitrader.market.calendar import nyse
+from aitrader.market.prices import latest_trading_day, upsert_bars
+from aitrader.market.symbols import ALL_SYMBOLS, BENCHMARK
+from aitrader.store import Store
+
+
+def test_same_symbol_and_date_give_the_same_bar_whatever_the_range() -> None:
+    """A bar does not depend on the range it was generated in."""
+    cal = nyse()
+    wide = {(b.symbol, b.date): b for b in demo.generate(
+        cal, date(2025, 1, 2), date(2025, 10, 31), seed=5, symbols=["AAPL", "QQQ"])}
+    narrow = list(demo.generate(cal, date(2025, 10, 20), date(2025, 10, 24), seed=5,
+                                symbols=["AAPL", "QQQ"]))
+    assert len(narrow) == 10
+    for bar in narrow:
+        assert wide[(bar.symbol, bar.date)] == bar
+
+
+def test_seed_changes_the_market() -> None:
+    """Another seed is another market."""
+    cal = nyse()
+    a = list(demo.generate(cal, date(2025, 10, 1), date(2025, 10, 3), seed=1, symbols=["MSFT"]))
+    b = list(demo.generate(cal, date(2025, 10, 1), date(2025, 10, 3), seed=2, symbols=["MSFT"]))
+    assert [x.close_e4 for x in a] != [x.close_e4 for x in b]
+
+
+def test_covers_the_universe_and_only_sessions() -> None:
+    """Every NASDAQ-100 symbol plus QQQ, one bar per NYSE session (no holidays)."""
+    cal = nyse()
+    bars = list(demo.generate(cal, date(2025, 6, 30), date(2025, 7, 8), seed=3))
+    assert {b.symbol for b in bars} == set(ALL_SYMBOLS)
+    assert {b.date for b in bars} == {d.isoformat() for d in cal.between(
+        date(2025, 6, 30), date(2025, 7, 8))}
+    assert "2025-07-04" not in {b.date for b in bars}
+    assert all(b.source == "demo" for b in bars)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dates(min_value=date(2024, 1, 2), max_value=date(2026, 11, 1)),
+       st.sampled_from(ALL_SYMBOLS), st.integers(0, 2**31))
+def test_bars_are_realistic(day: date, symbol: str, seed: int) -> None:
+    """high >= max(open, close) >= min(open, close) >= low > 0, cents, moves of a day."""
+    cal = nyse()
+    bars = list(demo.generate(cal, day, day + timedelta(days=10), seed=seed, symbols=[symbol]))
+    for prev, bar in itertools.pairwise(bars):
+        assert bar.problem() is None
+        assert bar.high_e4 >= max(bar.open_e4, bar.close_e4)
+        assert bar.low_e4 <= min(bar.open_e4, bar.close_e4)
+        assert bar.open_e4 % 100 == 0 and bar.close_e4 % 100 == 0
+        assert bar.volume > 0
+        assert 0.6 < bar.close_e4 / prev.close_e4 < 1.6
+
+
+def test_qqq_tracks_the_market_factor() -> None:
+    """The stocks move with QQQ: their average daily return correlates with QQQ's."""
+    cal = nyse()
+    bars = list(demo.generate(cal, date(2025, 1, 2), date(2025, 6, 30), seed=9))
+    closes: dict[str, list[int]] = {}
+    for b in bars:
+        closes.setdefault(b.symbol, []).append(b.close_e4)
+    rets = {s: [b / a - 1 for a, b in itertools.pairwise(c)] for s, c in closes.items()}
+    q = rets[BENCHMARK]
+    avg = [sum(r[i] for s, r in rets.items() if s != BENCHMARK) / 101 for i in range(len(q))]
+    mq, ma = sum(q) / len(q), sum(avg) / len(avg)
+    cov = sum((x - mq) * (y - ma) for x, y in zip(q, avg, strict=True))
+    var_q = sum((x - mq) ** 2 for x in q)
+    var_a = sum((y - ma) ** 2 for y in avg)
+    assert cov / (var_q * var_a) ** 0.5 > 0.8
+
+
+def test_refuses_before_the_anchor() -> None:
+    """The walk starts at the anchor; earlier dates are refused, not invented."""
+    with pytest.raises(InvalidInput):
+        list(demo.generate(nyse(), date(2023, 12, 1), date(2024, 1, 10), seed=1))
+
+
+async def test_stored_demo_reaches_the_latest_session(store: Store) -> None:
+    """Up to the most recent closed NYSE session, which is then the latest trading day."""
+    cal = nyse()
+    end = cal.last_closed()
+    await upsert_bars(store, demo.generate(cal, end - timedelta(days=10), end, seed=1,
+                                           symbols=[BENCHMARK, "AAPL"]))
+    assert await latest_trading_day(store) == end

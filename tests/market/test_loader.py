@@ -1,0 +1,134 @@
+"""Loading real Alpha Vantage files and AI-Trader merged.jsonl; price status and gaps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aitrader.errors import DataError, InvalidInput
+from aitrader.market.avformat import notice_of, parse_series
+from aitrader.market.calendar import nyse
+from aitrader.market.loader import import_price_files
+from aitrader.market.prices import get_bar
+from aitrader.market.status import price_status
+from aitrader.store import Store
+from tests.conftest import shared_data
+
+
+async def test_real_nasdaq100_files_import_exactly(store: Store) -> None:
+    """All 103 real files load; a bar equals the file's strings to the 1/10,000 dollar."""
+    folder = shared_data("nasdaq100-daily")
+    summary = await import_price_files(store, [folder])
+    assert len(summary.symbols) == 103
+    assert not summary.rejected and not summary.skipped
+    raw = json.loads((folder / "daily_prices_AAPL.json").read_text())
+    assert summary.symbols["AAPL"] == len(raw["Time Series (Daily)"])
+    day = raw["Time Series (Daily)"]["2025-10-29"]
+    async with store.read() as conn:
+        bar = await get_bar(conn, "AAPL", "2025-10-29")
+    assert bar is not None and bar.source == "alphavantage"
+    assert (bar.open_e4, bar.high_e4, bar.low_e4, bar.close_e4, bar.volume) == (
+        round(float(day["1. open"]) * 10_000), round(float(day["2. high"]) * 10_000),
+        round(float(day["3. low"]) * 10_000), round(float(day["4. close"]) * 10_000),
+        int(day["5. volume"]))
+
+
+async def test_status_reports_fb_ending_early_and_not_meta(store: Store) -> None:
+    """FB is its own (non-universe) listing that stops on 2025-10-16; META is complete."""
+    await import_price_files(store, [shared_data("nasdaq100-daily")])
+    st = await price_status(store, nyse())
+    assert (st.first, st.last) == ("2025-06-10", "2025-10-30")
+    by = {s.symbol: s for s in st.symbols}
+    assert by["FB"].ends_early and by["FB"].last == "2025-10-16" and not by["FB"].in_universe
+    assert not by["META"].ends_early and by["META"].last == "2025-10-30"
+    assert [s.symbol for s in st.with_gaps] == ["FB"]
+    assert not st.absent and not st.synthetic
+
+
+def _merged_line(av: dict) -> dict:  # type: ignore[type-arg]
+    """AI-Trader's merged.jsonl shape from an Alpha Vantage document."""
+    series = {}
+    newest = max(av["Time Series (Daily)"])
+    for day, v in av["Time Series (Daily)"].items():
+        if day == newest:
+            series[day] = {"1. buy price": v["1. open"]}
+        else:
+            series[day] = {"1. buy price": v["1. open"], "2. high": v["2. high"],
+                           "3. low": v["3. low"], "4. sell price": v["4. close"],
+                           "5. volume": v["5. volume"]}
+    return {"Meta Data": av["Meta Data"], "Time Series (Daily)": series}
+
+
+async def test_merged_jsonl_loads_and_skips_the_open_only_day(store: Store,
+                                                              tmp_path: Path) -> None:
+    """merged.jsonl's renamed keys load; its newest day (open only) is skipped and reported."""
+    folder = shared_data("nasdaq100-daily")
+    lines = [json.dumps(_merged_line(json.loads((folder / f"daily_prices_{s}.json")
+                                                 .read_text()))) for s in ("NVDA", "QQQ")]
+    merged = tmp_path / "merged.jsonl"
+    merged.write_text("\n".join(lines) + "\n")
+    summary = await import_price_files(store, [merged])
+    assert set(summary.symbols) == {"NVDA", "QQQ"}
+    assert summary.skipped == ["NVDA 2025-10-30: open only (no close yet)",
+                               "QQQ 2025-10-30: open only (no close yet)"]
+    async with store.read() as conn:
+        assert await get_bar(conn, "NVDA", "2025-10-30") is None
+        bar = await get_bar(conn, "NVDA", "2025-10-29")
+    assert bar is not None and bar.source == "aitrader"
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    ({"Note": "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls "
+              "per minute and 500 calls per day."}, "rate_limit"),
+    ({"Information": "We have detected your API key as DEMO and our standard API rate limit "
+                     "is 25 requests per day. Please subscribe to any of the premium plans at "
+                     "https://www.alphavantage.co/premium/ to instantly remove all daily rate "
+                     "limits."}, "rate_limit"),
+    ({"Information": "Thank you for using Alpha Vantage! The **outputsize=full** parameter "
+                     "value is a premium feature for the TIME_SERIES_DAILY endpoint. You may "
+                     "subscribe to any of the premium plans at "
+                     "https://www.alphavantage.co/premium/ to instantly unlock all premium "
+                     "features"}, "premium"),
+    ({"Error Message": "Invalid API call. Please retry or visit the documentation "
+                       "(https://www.alphavantage.co/documentation/) for TIME_SERIES_DAILY."},
+     "invalid"),
+    ({}, "unknown"),
+])
+def test_notices_are_told_apart(body: dict, kind: str) -> None:  # type: ignore[type-arg]
+    """Rate limit, premium-only and error bodies (all HTTP 200) are not data."""
+    notice = notice_of(body)
+    assert notice is not None and notice.kind == kind
+    with pytest.raises(DataError):
+        parse_series(body)
+
+
+def test_insane_bars_are_skipped_with_a_reason() -> None:
+    """A bar with high below the close or a non-number is skipped, not stored."""
+    doc = {"Meta Data": {"2. Symbol": "aapl"}, "Time Series (Daily)": {
+        "2025-10-01": {"1. open": "10", "2. high": "9", "3. low": "8", "4. close": "10",
+                       "5. volume": "1"},
+        "2025-10-02": {"1. open": "x", "2. high": "9", "3. low": "8", "4. close": "10",
+                       "5. volume": "1"},
+        "2025-10-03": {"1. open": "10", "2. high": "11", "3. low": "9", "4. close": "10.5",
+                       "5. volume": "100"}}}
+    parsed = parse_series(doc)
+    assert parsed.symbol == "AAPL"
+    assert [b.date for b in parsed.bars] == ["2025-10-03"]
+    assert parsed.skipped == ["2025-10-01: high is below open, close or low",
+                              "2025-10-02: a value is not a number"]
+
+
+async def test_bad_files_are_refused_clearly(store: Store, tmp_path: Path) -> None:
+    """Malformed JSON names the file; a missing path is an error; a notice is rejected."""
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InvalidInput, match=r"bad\.json: not valid JSON"):
+        await import_price_files(store, [bad])
+    with pytest.raises(InvalidInput, match="no such file"):
+        await import_price_files(store, [tmp_path / "missing.json"])
+    note = tmp_path / "note.json"
+    note.write_text(json.dumps({"Note": "call frequency is 5 calls per minute"}))
+    summary = await import_price_files(store, [note])
+    assert summary.bars == 0 and summary.rejected[0].startswith("note.json: not a daily series")

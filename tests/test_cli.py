@@ -1,0 +1,133 @@
+"""The `aitrader` command as a user runs it: real processes, a real database file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from aitrader.tools.ports import free_ports, tool_env
+from tests.conftest import shared_data
+
+
+def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "AITRADER_DB": str(tmp_path / "cli.db"), **(env or {})}
+    full.pop("ALPHAADVANTAGE_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "aitrader", *args], env=full, text=True,
+                          capture_output=True, timeout=120, check=False)
+
+
+def test_demo_then_status(tmp_path: Path) -> None:
+    """`prices demo` fills the universe; `prices status` labels it synthetic, with no gaps."""
+    out = run(tmp_path, "prices", "demo", "--start", "2025-10-01", "--end", "2025-10-10")
+    assert out.returncode == 0, out.stderr
+    assert "synthetic demo market" in out.stdout and "102 symbols" in out.stdout
+    st = run(tmp_path, "prices", "status", "--json")
+    assert st.returncode == 0
+    doc = json.loads(st.stdout.strip().splitlines()[-1])
+    assert doc == {"first": "2025-10-01", "last": "2025-10-10", "symbols": 102, "absent": [],
+                   "synthetic": True, "gaps": {}}
+    assert "includes the synthetic demo market" in st.stdout
+
+
+def test_real_data_import_and_october_leaderboard(tmp_path: Path) -> None:
+    """Import the real prices and histories, then report October 2025 with QQQ."""
+    assert run(tmp_path, "prices", "import", str(shared_data("nasdaq100-daily"))).returncode == 0
+    imp = run(tmp_path, "import-aitrader", str(shared_data("ai-trader-positions")))
+    assert imp.returncode == 0 and "gpt-5: 21 days, 45 trades" in imp.stdout
+    rep = run(tmp_path, "report", "--start", "2025-10-01", "--end", "2025-10-30")
+    assert rep.returncode == 0, rep.stderr
+    assert "Leaderboard 2025-10-01 to 2025-10-30" in rep.stdout
+    assert "QQQ (benchmark)" in rep.stdout and "synthetic" not in rep.stdout
+    lines = [x for x in rep.stdout.splitlines() if "deepseek-chat-v3.1" in x]
+    assert lines and "11,388.94" in lines[0] and "+13.89%" in lines[0]
+    js = json.loads(run(tmp_path, "report", "--json", "--start", "2025-10-01",
+                        "--end", "2025-10-30").stdout)
+    assert js["rows"][0]["name"] == "deepseek-chat-v3.1"
+    assert js["rows"][-1]["name"] == "QQQ"
+    assert {"sharpe", "sortino", "max_drawdown", "calmar", "win_rate", "volatility",
+            "annualised_return", "cumulative_return"} <= set(js["rows"][0])
+    exp = run(tmp_path, "export-aitrader", str(tmp_path / "out"), "--model", "gpt-5")
+    assert exp.returncode == 0
+    lines = (tmp_path / "out" / "gpt-5" / "position" / "position.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["date"] == "2025-10-30"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["prices", "demo", "--start", "2025-13-01"], "--start must be a date as YYYY-MM-DD"),
+    (["import-aitrader", "/nonexistent-folder"], "not a folder"),
+    (["prices", "fetch", "--symbols", "AAPL"], "needs ALPHAADVANTAGE_API_KEY"),
+    (["prices", "import", "/nonexistent.json"], "no such file"),
+    (["report"], "no models in the ledger yet"),
+])
+def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
+    """Exit code 2 and one line that says what is wrong; no traceback."""
+    out = run(tmp_path, *args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def _wait(urls: list[str], up: bool, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for url in urls:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=1) as r:
+                    states.append(r.status == 200)
+            except OSError:
+                states.append(False)
+        if all(s == up for s in states):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"servers not {'up' if up else 'down'}: {urls}")
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(x) for x in text.split()]
+
+
+@pytest.mark.parametrize("how", ["sigint", "child_dies"])
+def test_mcp_launcher_starts_all_and_stops_all(tmp_path: Path, how: str) -> None:
+    """`aitrader mcp` brings up the four servers; Ctrl-C stops them all (exit 0), and when one
+    dies the others are stopped too (exit 1)."""
+    ports = free_ports(4)
+    env = {**os.environ, **tool_env(ports, AITRADER_DB=str(tmp_path / "m.db"),
+                                     AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"))}
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "mcp"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        while "tool servers up" not in (line := proc.stdout.readline()):
+            assert line, "the launcher ended before saying the servers are up"
+        _wait(urls, up=True)
+        kids = _children(proc.pid)
+        assert len(kids) == 4
+        if how == "sigint":
+            proc.send_signal(signal.SIGINT)
+        else:
+            os.kill(kids[2], signal.SIGKILL)
+        code = proc.wait(30)
+        assert code == (0 if how == "sigint" else 1)
+        _wait(urls, up=False, timeout=5)
+        for kid in kids:
+            assert not Path(f"/proc/{kid}").exists() or \
+                "zombie" in Path(f"/proc/{kid}/status").read_text()
+        _, err = proc.communicate(timeout=10)
+        if how == "child_dies":
+            assert "tool server exited" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
