@@ -248,6 +248,21 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return attrs.asdict(obj)
 
 
+async def cmd_ledger_check(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.ledger.invariants import violations
+
+    store = await _with_store(settings)
+    try:
+        problems = await violations(store, args.model)
+    finally:
+        await store.close()
+    for line in problems:
+        err.print(line)
+    console.print("ledger invariants hold" if not problems
+                  else f"{len(problems)} ledger invariant violations")
+    return 1 if problems else 0
+
+
 async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.tools.launcher import run_forever
 
@@ -288,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     ea.add_argument("dir")
     ea.add_argument("--model", nargs="+")
     ea.set_defaults(func=cmd_export_aitrader)
+    lc = sub.add_parser("ledger", help="the ledger").add_subparsers(dest="ledger_cmd",
+                                                                     required=True)
+    chk = lc.add_parser("check", help="recompute every invariant from the trades")
+    chk.add_argument("--model")
+    chk.set_defaults(func=cmd_ledger_check)
     r = sub.add_parser("report", help="leaderboard with the QQQ benchmark")
     r.add_argument("--start")
     r.add_argument("--end")

@@ -26,4 +26,7 @@ def configure(*, json: bool | None = None, level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+    # Libraries log through the standard library: warnings and errors only (the MCP SDK logs
+    # every request at INFO, which is noise and costs time on the tool-call path).
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s %(message)s")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastmcp import FastMCP
 
 from aitrader.settings import Settings
-from aitrader.tools.serving import add_health, caller, serve
+from aitrader.tools.serving import add_health, caller, run_main, serve
 
 
 def build() -> FastMCP:
@@ -35,4 +33,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main)

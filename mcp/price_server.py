@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastmcp import FastMCP
@@ -11,7 +10,7 @@ from aitrader.market.calendar import nyse
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.pricing import price_for
-from aitrader.tools.serving import add_health, caller, serve
+from aitrader.tools.serving import add_health, caller, run_main, serve, store_check
 
 
 def build(store: Store) -> FastMCP:
@@ -27,10 +26,7 @@ def build(store: Store) -> FastMCP:
         """
         return await price_for(store, cal, caller(), symbol, date)
 
-    async def check() -> dict[str, Any]:
-        return {"schema_version": await store.schema_version()}
-
-    add_health(mcp, "price", check)
+    add_health(mcp, "price", store_check(store))
     return mcp
 
 
@@ -41,4 +37,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main)

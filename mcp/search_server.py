@@ -3,7 +3,6 @@ Port SEARCH_HTTP_PORT (8001). Backend: a local news file (default) or Jina (JINA
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,7 @@ from fastmcp import FastMCP
 
 from aitrader.settings import Settings
 from aitrader.tools.news import JinaSearch, OfflineNews, SearchBackend, render
-from aitrader.tools.serving import add_health, caller, serve
+from aitrader.tools.serving import add_health, caller, run_main, serve
 
 
 def build(backend: SearchBackend, *, limit: int, name: str) -> FastMCP:
@@ -59,4 +58,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main)

@@ -6,18 +6,17 @@ day's open; a refusal is a result the model reads, and leaves the ledger unchang
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
 
-from aitrader.errors import AttemptClosed, InvalidInput, NotFound, TradeRefused
+from aitrader.errors import AttemptClosed, IdentityError, InvalidInput, NotFound, TradeRefused
 from aitrader.ledger import Ledger
 from aitrader.money import e4_float
 from aitrader.settings import Settings
 from aitrader.store import Store
-from aitrader.tools.serving import add_health, caller, serve
+from aitrader.tools.serving import add_health, caller, run_main, serve, store_check
 
 
 def build(store: Store) -> FastMCP:
@@ -28,14 +27,12 @@ def build(store: Store) -> FastMCP:
         who = caller(need_attempt=True)
         assert who.attempt is not None
         try:
-            att = await ledger.attempt(who.attempt)
-            if (att.model, att.date) != (who.model, who.date):
-                raise ToolError("the identity headers do not match the open model-day")
-            fill = await ledger.trade(who.attempt, action, symbol, amount)
+            fill = await ledger.trade(who.attempt, action, symbol, amount,
+                                      expect=(who.model, who.date))
         except TradeRefused as exc:
             return {"error": exc.message, "action": action, "symbol": str(symbol)[:16],
                     "amount": amount if isinstance(amount, int | float) else str(amount)[:20]}
-        except (AttemptClosed, NotFound, InvalidInput) as exc:
+        except (AttemptClosed, IdentityError, NotFound, InvalidInput) as exc:
             raise ToolError(exc.message) from None
         pos = fill.position
         return {
@@ -69,10 +66,7 @@ def build(store: Store) -> FastMCP:
         """
         return await trade("sell", symbol, amount)
 
-    async def check() -> dict[str, Any]:
-        return {"schema_version": await store.schema_version()}
-
-    add_health(mcp, "trade", check)
+    add_health(mcp, "trade", store_check(store))
     return mcp
 
 
@@ -83,4 +77,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main)

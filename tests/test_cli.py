@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aitrader.tools.ports import free_ports, tool_env
-from tests.conftest import shared_data
+from tests.conftest import ROOT, shared_data
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None
@@ -55,6 +55,8 @@ def test_real_data_import_and_october_leaderboard(tmp_path: Path) -> None:
     assert js["rows"][-1]["name"] == "QQQ"
     assert {"sharpe", "sortino", "max_drawdown", "calmar", "win_rate", "volatility",
             "annualised_return", "cumulative_return"} <= set(js["rows"][0])
+    chk = run(tmp_path, "ledger", "check")
+    assert chk.returncode == 0 and "ledger invariants hold" in chk.stdout
     exp = run(tmp_path, "export-aitrader", str(tmp_path / "out"), "--model", "gpt-5")
     assert exp.returncode == 0
     lines = (tmp_path / "out" / "gpt-5" / "position" / "position.jsonl").read_text().splitlines()
@@ -74,6 +76,16 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: st
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_a_tool_server_with_bad_settings_says_so(tmp_path: Path) -> None:
+    """A malformed port is one clear line and exit code 2, not a traceback."""
+    env = {**os.environ, "GETPRICE_HTTP_PORT": "eighty", "AITRADER_DB": str(tmp_path / "x.db")}
+    out = subprocess.run([sys.executable, str(ROOT / "mcp" / "price_server.py")], env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert "GETPRICE_HTTP_PORT must be a whole number" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def _wait(urls: list[str], up: bool, timeout: float = 30) -> None:

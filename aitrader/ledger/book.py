@@ -17,7 +17,14 @@ from typing import Any
 import aiosqlite
 import attrs
 
-from aitrader.errors import AttemptClosed, Conflict, InvalidInput, NotFound, TradeRefused
+from aitrader.errors import (
+    AttemptClosed,
+    Conflict,
+    IdentityError,
+    InvalidInput,
+    NotFound,
+    TradeRefused,
+)
 from aitrader.market.prices import get_bar, last_close_before
 from aitrader.market.symbols import UNIVERSE, normalise
 from aitrader.money import fmt_money
@@ -270,8 +277,20 @@ class Ledger:
             pos, _ = await self._current(conn, att)
             return pos
 
-    async def trade(self, attempt_id: int, action: str, symbol: object, amount: object) -> Fill:
-        """Buy or sell at the open of the attempt's day; a refusal leaves the ledger as it was."""
+    async def trade(
+        self,
+        attempt_id: int,
+        action: str,
+        symbol: object,
+        amount: object,
+        *,
+        expect: tuple[str, str] | None = None,
+    ) -> Fill:
+        """Buy or sell at the open of the attempt's day; a refusal leaves the ledger as it was.
+
+        `expect` is the (model, date) the caller claims (its identity headers); a mismatch
+        with the attempt is refused inside the same transaction.
+        """
         if action not in ("buy", "sell"):
             raise InvalidInput(f"unknown action {action!r}")
         shares = parse_amount(amount)
@@ -280,6 +299,8 @@ class Ledger:
             raise TradeRefused(f"unknown symbol {sym[:12]!r}: only NASDAQ-100 stocks trade here")
         async with self._store.write() as conn:
             att = await self._attempt(conn, attempt_id)
+            if expect is not None and (att.model, att.date) != expect:
+                raise IdentityError("the identity headers do not match the open model-day")
             if att.status != "running":
                 raise AttemptClosed(
                     f"this model-day ({att.model} {att.date}) is {att.status}; no more trades"

@@ -6,9 +6,11 @@ tool call cost a few milliseconds over loopback; see bench/tool_calls.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import uvicorn
@@ -19,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from aitrader import logs
-from aitrader.errors import IdentityError
+from aitrader.errors import AITraderError, IdentityError
+from aitrader.store import Store
 from aitrader.tools.identity import Identity, from_headers
 
 os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")  # no look-up of updates online
@@ -59,6 +62,26 @@ def add_health(mcp: FastMCP, name: str,
                 return JSONResponse({"status": "error", "server": name,
                                      "error": type(exc).__name__}, status_code=503)
         return JSONResponse(body)
+
+
+def store_check(store: Store) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A /health check that the database answers."""
+
+    async def check() -> dict[str, Any]:
+        return {"schema_version": await store.schema_version()}
+
+    return check
+
+
+def run_main(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a server's main; a settings error is one line on stderr and exit code 2."""
+    try:
+        asyncio.run(main())
+    except AITraderError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass
 
 
 async def serve(mcp: FastMCP, *, host: str, port: int) -> None:
