@@ -1,0 +1,189 @@
+"""Simulation configs (`configs/*.json`): AI-Trader's shape, validated into attrs classes.
+
+Every bad field is reported with its path (`$.models[1].signature: ...`); unknown keys are
+refused so a typo does not silently fall back to a default. A config path given by a client
+must resolve inside the configs folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.v import format_exception
+
+from aitrader.errors import ConfigError, InvalidInput
+from aitrader.market.calendar import parse_date
+
+BASELINE_PREFIX = "baseline/"
+_SIGNATURE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+
+
+class _Invalid(ValueError):
+    """A validator's own message, shown to the user as it is."""
+
+
+def _positive(_: Any, attr: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+    if value <= 0:
+        raise _Invalid(f"{attr.name} must be greater than 0")
+
+
+def _non_negative(_: Any, attr: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+    if value < 0:
+        raise _Invalid(f"{attr.name} must not be negative")
+
+
+def _iso_date(_: Any, attr: attrs.Attribute, value: str | None) -> None:  # type: ignore[type-arg]
+    if value is not None:
+        parse_date(value, field=attr.name)
+
+
+@attrs.frozen(kw_only=True)
+class DateRange:
+    init_date: str = attrs.field(default="2025-01-02", validator=_iso_date)
+    end_date: str | None = attrs.field(default=None, validator=_iso_date)
+
+
+@attrs.frozen(kw_only=True)
+class ModelConfig:
+    name: str
+    basemodel: str
+    signature: str = attrs.field()
+    enabled: bool = True
+    openai_base_url: str | None = None
+    openai_api_key: str | None = attrs.field(default=None, repr=False)
+
+    @signature.validator
+    def _check_signature(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        if not _SIGNATURE.match(value):
+            raise _Invalid("signature must be 1-64 letters, digits or . _ : + - "
+                             "(it names files and URL parameters)")
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.basemodel.startswith(BASELINE_PREFIX)
+
+
+@attrs.frozen(kw_only=True)
+class AgentConfig:
+    max_steps: int = attrs.field(default=30, validator=_positive)
+    max_retries: int = attrs.field(default=3, validator=_non_negative)
+    base_delay: float = attrs.field(default=1.0, validator=_non_negative)
+    initial_cash: float = attrs.field(default=10000.0, validator=_positive)
+    llm_timeout: float = attrs.field(default=60.0, validator=_positive)
+    tool_timeout: float = attrs.field(default=30.0, validator=_positive)
+    model_day_timeout: float = attrs.field(default=900.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class LogConfig:
+    log_path: str = "./data/agent_data"
+
+
+@attrs.frozen(kw_only=True)
+class Price:
+    """USD per million tokens."""
+
+    prompt: float = attrs.field(default=0.0, validator=_non_negative)
+    completion: float = attrs.field(default=0.0, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class SimulationConfig:
+    agent_type: str = "BaseAgent"
+    market: str = attrs.field(default="demo")
+    date_range: DateRange = attrs.Factory(DateRange)
+    models: tuple[ModelConfig, ...] = attrs.field(default=())
+    agent_config: AgentConfig = attrs.Factory(AgentConfig)
+    log_config: LogConfig = attrs.Factory(LogConfig)
+    llm_prices: Mapping[str, Price] = attrs.Factory(dict)
+
+    @market.validator
+    def _check_market(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        if value not in ("demo", "database"):
+            raise _Invalid("market must be 'demo' (the synthetic market) or 'database' "
+                             "(prices already imported or fetched)")
+
+    @models.validator
+    def _check_models(self, _: attrs.Attribute, value: tuple[ModelConfig, ...]) -> None:  # type: ignore[type-arg]
+        seen: set[str] = set()
+        for m in value:
+            if m.signature in seen:
+                raise _Invalid(f"two models have the signature {m.signature!r}")
+            seen.add(m.signature)
+
+    @property
+    def enabled(self) -> list[ModelConfig]:
+        return [m for m in self.models if m.enabled]
+
+    def model(self, signature: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.signature == signature), None)
+
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, InvalidInput):
+        return exc.message
+    if isinstance(exc, _Invalid):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _message(exc: BaseException) -> list[str]:
+    if isinstance(exc, ClassValidationError | ForbiddenExtraKeysError):
+        return [p.replace(" @ ", " at ") for p in cattrs.transform_error(
+            exc, format_exception=_format)]
+    return [str(exc)]
+
+
+def parse_config(doc: object) -> SimulationConfig:
+    """A validated config, or ConfigError listing every bad field with its path."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError("a config must be a JSON object")
+    try:
+        return _converter.structure(dict(doc), SimulationConfig)
+    except (ClassValidationError, ForbiddenExtraKeysError, ValueError, TypeError) as exc:
+        problems = _message(exc)
+        raise ConfigError("invalid config: " + "; ".join(problems), problems=problems) from None
+
+
+def resolve_config_path(configs_dir: Path, requested: str) -> Path:
+    """A client's `config_path` as a file inside `configs_dir`, or InvalidInput.
+
+    Accepts "configs/x.json" or "x.json"; refuses absolute paths, `..` escapes and links that
+    lead outside. The message never shows the server's own paths.
+    """
+    text = str(requested).strip()
+    if not text or len(text) > 255 or "\x00" in text:
+        raise InvalidInput("config_path must name a .json file in configs/",
+                           field="config_path")
+    rel = Path(text)
+    if rel.parts and rel.parts[0] == configs_dir.name:
+        rel = Path(*rel.parts[1:]) if len(rel.parts) > 1 else Path()
+    root = configs_dir.resolve()
+    target = (root / rel).resolve()
+    if rel.is_absolute() or not target.is_relative_to(root) or target == root:
+        raise InvalidInput("config_path must stay inside configs/", field="config_path")
+    if target.suffix != ".json" or not target.is_file():
+        raise InvalidInput(f"config_path {text[:80]!r} is not a config in configs/",
+                           field="config_path")
+    return target
+
+
+def load_config(path: Path) -> SimulationConfig:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno})"
+                          ) from None
+    except OSError:
+        raise ConfigError(f"cannot read the config {path.name}") from None
+    return parse_config(doc)
