@@ -17,6 +17,7 @@ from aitrader.market import demo
 from aitrader.market.calendar import nyse
 from aitrader.market.prices import upsert_bars
 from aitrader.store import Store
+from tests.servers import servers  # noqa: F401  (the session-wide tool servers fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

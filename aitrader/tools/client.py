@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from aitrader.tools.identity import Identity, IdentityAuth
-from mcp import ClientSession
 
 MCP_PATH = "/mcp"
 

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from mcp import ClientSession
 
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
@@ -20,8 +21,7 @@ from aitrader.money import E4, to_e4
 from aitrader.store import Store
 from aitrader.tools.client import result_payload, tool_session
 from aitrader.tools.identity import Identity
-from mcp import ClientSession
-from tests.tools.conftest import SESSION_DAY, Servers
+from tests.servers import SESSION_DAY, Servers
 
 
 @asynccontextmanager

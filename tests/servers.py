@@ -1,4 +1,5 @@
-"""The four real tool servers, started once per test session on free ports."""
+"""The four real tool servers, started once per test session on free ports (a fixture
+registered by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.ports import free_ports, tool_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SESSION_DAY = "2025-10-15"
 
 NEWS = [

@@ -1,0 +1,1 @@
+"""Model actors and the supervisor: who runs which model-day, and when."""

@@ -1,0 +1,58 @@
+"""The agent interface, kept close to AI-Trader's BaseAgent so its users find their way:
+`register_agent()` gives the model its initial position, `run_trading_session(day, tools)`
+trades one model-day through the MCP tools. The actor owns the attempt around it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import attrs
+
+from aitrader.config import ModelConfig, SimulationConfig
+from aitrader.ledger import Ledger, Position
+from aitrader.money import to_e4
+
+if TYPE_CHECKING:
+    from aitrader.agent.toolbox import ToolBox
+
+STOP_SIGNAL = "<FINISH_SIGNAL>"
+
+
+@attrs.frozen
+class DayContext:
+    """What the model knows when its day starts."""
+
+    model: str
+    date: str
+    previous_session: str | None
+    position: Position
+    job_id: str | None = None
+
+
+@attrs.define
+class SessionReport:
+    steps: int = 0
+    stop_signal: bool = False
+    summary: str = ""
+    tool_usage: Counter[str] = attrs.Factory(Counter)
+
+
+class BaseAgent:
+    """Shared by every agent: registration from the config."""
+
+    def __init__(self, model: ModelConfig, config: SimulationConfig, ledger: Ledger) -> None:
+        self.model = model
+        self.config = config
+        self.ledger = ledger
+        self.signature = model.signature
+
+    async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
+        """Trade one model-day through `tools`; the actor opens and closes the attempt."""
+        raise NotImplementedError
+
+    async def register_agent(self) -> bool:
+        """The initial position: the configured cash on the config's init date."""
+        return await self.ledger.register_model(
+            self.signature, to_e4(self.config.agent_config.initial_cash),
+            self.config.date_range.init_date)
