@@ -85,7 +85,8 @@ async def run_model_day(
         try:
             start = await ledger.position(attempt)
             prev = nyse().previous(date.fromisoformat(day))
-            ctx = DayContext(model, day, prev.isoformat() if prev else None, start, job)
+            ctx = DayContext(model, day, prev.isoformat() if prev else None, start, job,
+                             attempt)
             report = await asyncio.wait_for(agent.run_trading_session(ctx, tools), day_limit)
             if runtime.cancel_requested:
                 raise Cancelled("the job was cancelled")

@@ -28,6 +28,7 @@ class DayContext:
     previous_session: str | None
     position: Position
     job_id: str | None = None
+    attempt: int = 0
 
 
 @attrs.define

@@ -1,0 +1,180 @@
+"""The LLM agent: ChatOpenAI (any OpenAI-compatible API) with the MCP tools, in AI-Trader's
+plain loop: ask, run the tool calls, feed the results back, until the reply carries
+<FINISH_SIGNAL> or max_steps is reached.
+
+Every LLM call has a timeout and is retried with exponential backoff and jitter on 429
+(honouring Retry-After), 5xx, timeouts and connection errors; what still fails fails the
+model-day with a clear error. Invalid tool calls (bad JSON arguments, unknown tools) are
+answered to the model as errors. Every call's tokens, latency and cost are recorded, and the
+conversation is stored (database and log.jsonl).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from aitrader.agent.base import STOP_SIGNAL, BaseAgent, DayContext, SessionReport
+from aitrader.agent.prompt import system_prompt
+from aitrader.agent.recorder import Recorder, Usage
+from aitrader.agent.toolbox import ToolBox
+from aitrader.config import ModelConfig, SimulationConfig
+from aitrader.errors import AITraderError, ConfigError
+from aitrader.ledger import Ledger
+from aitrader.store import Store, utcnow
+
+NUDGE = f"Continue with the tools, or reply {STOP_SIGNAL} when today's work is done."
+MAX_RETRY_AFTER = 60.0
+
+
+class LLMError(AITraderError):
+    code = "llm_failed"
+
+
+def _openai_tool(tool: Any) -> dict[str, Any]:
+    """An MCP tool (name, description, JSON-schema input) as an OpenAI function tool."""
+    return {"type": "function", "function": {
+        "name": tool.name, "description": tool.description or "",
+        "parameters": tool.inputSchema or {"type": "object", "properties": {}}}}
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    raw = exc.response.headers.get("retry-after") if exc.response is not None else None
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(raw))) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _message_dict(msg: BaseMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": {"ai": "assistant", "human": "user", "system": "system",
+                                    "tool": "tool"}.get(msg.type, msg.type),
+                           "content": msg.content}
+    if isinstance(msg, AIMessage):
+        if msg.tool_calls:
+            out["tool_calls"] = [{"name": c["name"], "args": c["args"]} for c in msg.tool_calls]
+        if msg.invalid_tool_calls:
+            out["invalid_tool_calls"] = [{"name": c.get("name"), "args": c.get("args"),
+                                          "error": c.get("error")}
+                                         for c in msg.invalid_tool_calls]
+    if isinstance(msg, ToolMessage):
+        out["tool_call_id"] = msg.tool_call_id
+    return out
+
+
+class LLMAgent(BaseAgent):
+    def __init__(self, model: ModelConfig, config: SimulationConfig, ledger: Ledger, *,
+                 store: Store, recorder: Recorder, env: Mapping[str, str] | None = None,
+                 call_retries: int = 3, retry_base: float = 1.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        super().__init__(model, config, ledger)
+        env = os.environ if env is None else env
+        base_url = model.openai_base_url or env.get("OPENAI_API_BASE") or None
+        api_key = model.openai_api_key or env.get("OPENAI_API_KEY") or ""
+        if not api_key:
+            raise ConfigError(f"model {model.signature} needs an API key: set OPENAI_API_KEY "
+                              "or the model's openai_api_key", field="openai_api_key")
+        model_name = model.basemodel
+        self.llm = ChatOpenAI(model=model_name, base_url=base_url, api_key=SecretStr(api_key),
+                              timeout=config.agent_config.llm_timeout, max_retries=0)
+        self.store = store
+        self.recorder = recorder
+        self.call_retries = call_retries
+        self.retry_base = retry_base
+        self._sleep = sleep
+        self.attempt: int | None = None
+
+    async def _ask(self, bound: Any, messages: Sequence[BaseMessage], day: str) -> AIMessage:
+        """One LLM call with retries; records every try."""
+        last = ""
+        for n in range(self.call_retries + 1):
+            started, t0 = utcnow(), time.perf_counter()
+            wait: float | None = None
+            try:
+                reply = await bound.ainvoke(list(messages))
+            except openai.APIStatusError as exc:
+                retryable = exc.status_code == 429 or exc.status_code >= 500
+                last = f"the LLM API answered HTTP {exc.status_code}"
+                wait = _retry_after(exc) if exc.status_code == 429 else None
+                outcome = f"http_{exc.status_code}"
+            except openai.APITimeoutError:
+                retryable, outcome = True, "timeout"
+                last = (f"the LLM API did not answer within "
+                        f"{self.config.agent_config.llm_timeout:.0f} s")
+            except openai.APIConnectionError:
+                retryable, outcome = True, "connection_error"
+                last = "the LLM API could not be reached"
+            except (ValueError, KeyError, TypeError) as exc:  # a body that is not a completion
+                retryable, outcome = True, "bad_response"
+                last = f"the LLM API answered something that is not a completion ({exc})"[:300]
+            else:
+                meta = reply.usage_metadata or {}
+                await self.recorder.llm_call(
+                    attempt=self.attempt, day=day, started_at=started,
+                    latency_ms=(time.perf_counter() - t0) * 1000,
+                    usage=Usage(int(meta.get("input_tokens", 0)),
+                                int(meta.get("output_tokens", 0))), outcome="ok")
+                assert isinstance(reply, AIMessage)
+                return reply
+            await self.recorder.llm_call(
+                attempt=self.attempt, day=day, started_at=started,
+                latency_ms=(time.perf_counter() - t0) * 1000, usage=Usage(), outcome=outcome,
+                error=last)
+            if not retryable or n == self.call_retries:
+                break
+            backoff = self.retry_base * 2 ** n
+            await self._sleep(wait if wait is not None else backoff * random.uniform(0.5, 1.5))
+        raise LLMError(f"{self.signature}: {last} (after {n + 1} tries)")
+
+    async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
+        report = SessionReport()
+        bound = self.llm.bind_tools([_openai_tool(t) for t in tools.tools.values()])
+        messages: list[BaseMessage] = [
+            SystemMessage(await system_prompt(self.store, day)),
+            HumanMessage(f"Please analyse and update today's ({day.date}) positions."),
+        ]
+        attempt = self.attempt = day.attempt
+        await self.recorder.messages(attempt=attempt, day=day.date, step=0,
+                                     new=[_message_dict(m) for m in messages])
+        last_text = ""
+        for step in range(1, self.config.agent_config.max_steps + 1):
+            reply = await self._ask(bound, messages, day.date)
+            report.steps = step
+            new: list[BaseMessage] = [reply]
+            messages.append(reply)
+            text = reply.content if isinstance(reply.content, str) else str(reply.content)
+            last_text = text or last_text
+            for call in reply.tool_calls:
+                result = await tools.call(call["name"], call["args"])
+                report.tool_usage[call["name"]] += 1
+                new.append(ToolMessage(result.text if not result.is_error
+                                       else f"Error: {result.text}", tool_call_id=call["id"]))
+            for bad in reply.invalid_tool_calls:
+                report.tool_usage["invalid"] += 1
+                new.append(ToolMessage(
+                    f"Error: the call to {bad.get('name')!r} was not valid JSON arguments "
+                    f"({bad.get('error') or 'unparseable'}); call it again with a JSON object.",
+                    tool_call_id=bad.get("id") or "invalid"))
+            messages.extend(new[1:])
+            if not reply.tool_calls and not reply.invalid_tool_calls:
+                if STOP_SIGNAL in text:
+                    report.stop_signal = True
+                    await self.recorder.messages(attempt=attempt, day=day.date, step=step,
+                                                 new=[_message_dict(m) for m in new])
+                    break
+                nudge = HumanMessage(NUDGE)
+                new.append(nudge)
+                messages.append(nudge)
+            await self.recorder.messages(attempt=attempt, day=day.date, step=step,
+                                         new=[_message_dict(m) for m in new])
+        report.summary = last_text.replace(STOP_SIGNAL, "").strip()[:1000]
+        return report

@@ -1,0 +1,71 @@
+"""What a model-day leaves behind: LLM calls (tokens, latency, cost), the reasoning log in
+the database, and AI-Trader's `log.jsonl` under `<log_path>/<signature>/log/<date>/`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from aitrader.config import Price
+from aitrader.store import Store, utcnow
+
+
+@attrs.frozen
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def cost_usd(usage: Usage, price: Price | None) -> float:
+    if price is None:
+        return 0.0
+    return (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) / 1e6
+
+
+class Recorder:
+    """Writes for one model (the actor's); `attempt`/`date` are set per model-day."""
+
+    def __init__(self, store: Store, model: str, *, log_root: Path | None,
+                 price: Price | None = None) -> None:
+        self._store = store
+        self.model = model
+        self._log_root = log_root
+        self._price = price
+
+    def log_file(self, day: str) -> Path | None:
+        if self._log_root is None:
+            return None
+        return self._log_root / self.model / "log" / day / "log.jsonl"
+
+    async def llm_call(self, *, attempt: int | None, day: str | None, started_at: str,
+                       latency_ms: float, usage: Usage, outcome: str,
+                       error: str | None = None) -> float:
+        cost = cost_usd(usage, self._price)
+        async with self._store.write() as conn:
+            await conn.execute(
+                "INSERT INTO llm_calls (attempt_id, model, date, started_at, latency_ms, "
+                "prompt_tokens, completion_tokens, cost_usd, outcome, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (attempt, self.model, day, started_at, latency_ms, usage.prompt_tokens,
+                 usage.completion_tokens, cost, outcome, error))
+        return cost
+
+    async def messages(self, *, attempt: int, day: str, step: int,
+                       new: list[dict[str, Any]]) -> None:
+        """Store one step's new messages, and append them to the day's log.jsonl."""
+        now = utcnow()
+        async with self._store.write() as conn:
+            await conn.executemany(
+                "INSERT INTO messages (attempt_id, step, role, content, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(attempt, step, m.get("role", ""), json.dumps(m, default=str), now)
+                 for m in new])
+        path = self.log_file(day)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"signature": self.model, "attempt": attempt,
+                                     "step": step, "new_messages": new}, default=str) + "\n")
