@@ -17,6 +17,7 @@ from typing import Protocol
 import attrs
 import structlog
 
+from aitrader.actors.jobs import model_day_update
 from aitrader.agent.base import DayContext, SessionReport
 from aitrader.agent.toolbox import Cancelled, ToolBox
 from aitrader.errors import AITraderError
@@ -90,7 +91,9 @@ async def run_model_day(
             report = await asyncio.wait_for(agent.run_trading_session(ctx, tools), day_limit)
             if runtime.cancel_requested:
                 raise Cancelled("the job was cancelled")
-            result = await ledger.complete_attempt(attempt)
+            also = [model_day_update(job, model, day, "completed", tries=tries,
+                                     duration=time.monotonic() - started)] if job else []
+            result = await ledger.complete_attempt(attempt, also=also)
         except Cancelled:
             await ledger.void_attempt(attempt, "cancelled")
             if bus:

@@ -10,7 +10,7 @@ trades in one transaction. Refusals raise TradeRefused with a message the model 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -336,8 +336,14 @@ class Ledger:
                 pos.with_trade(action, sym, shares, total),
             )
 
-    async def complete_attempt(self, attempt_id: int) -> DayResult:
-        """End the model-day: snapshot, value at the close and P&L, all in one transaction."""
+    async def complete_attempt(
+        self, attempt_id: int, *, also: Sequence[tuple[str, tuple[Any, ...]]] = ()
+    ) -> DayResult:
+        """End the model-day: snapshot, value at the close and P&L, all in one transaction.
+
+        `also` are statements that must commit with it (the job's model-day row), so a crash
+        can never leave a completed day that its job does not know about.
+        """
         async with self._store.write() as conn:
             att = await self._attempt(conn, attempt_id)
             if att.status != "running":
@@ -361,6 +367,8 @@ class Ledger:
                 "UPDATE attempts SET status = 'completed', finished_at = ? WHERE id = ?",
                 (utcnow(), att.id),
             )
+            for sql, params in also:
+                await conn.execute(sql, params)
             return DayResult(att.model, att.date, att.id, pos, value, profit, ret, n_trades, stale)
 
     async def void_attempt(self, attempt_id: int, note: str = "") -> int:
