@@ -263,6 +263,15 @@ async def cmd_ledger_check(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.runner import run_simulation
+
+    start = parse_date(args.start, field="--start").isoformat() if args.start else None
+    end = parse_date(args.end, field="--end").isoformat() if args.end else None
+    return await run_simulation(settings, Path(args.config), start=start, end=end,
+                                console=console)
+
+
 async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.tools.launcher import run_forever
 
@@ -313,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--end")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_report)
+    rn = sub.add_parser("run", help="run a simulation to completion, then the leaderboard")
+    rn.add_argument("config", nargs="?", default="configs/default_config.json")
+    rn.add_argument("--start", help="first date (default: catch up from each model's last day)")
+    rn.add_argument("--end", help="last date (default: the latest trading day with data)")
+    rn.set_defaults(func=cmd_run)
     m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C")
     m.set_defaults(func=cmd_mcp)
     return p

@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 import attrs
 
+from aitrader import failpoints
 from aitrader.errors import (
     AttemptClosed,
     Conflict,
@@ -369,6 +370,7 @@ class Ledger:
             )
             for sql, params in also:
                 await conn.execute(sql, params)
+            failpoints.hit("complete_attempt.before_commit")
             return DayResult(att.model, att.date, att.id, pos, value, profit, ret, n_trades, stale)
 
     async def void_attempt(self, attempt_id: int, note: str = "") -> int:

@@ -1,0 +1,205 @@
+"""`aitrader run`: a whole simulation in one process, with a live view, ending with the
+leaderboard. The tool servers are started for it unless they already answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from aitrader.actors.jobs import ACTIVE, JobRow, job_view, jobs_with_status
+from aitrader.actors.messages import JobRequest
+from aitrader.actors.supervisor import Supervisor
+from aitrader.config import SimulationConfig, load_config
+from aitrader.errors import ConfigError
+from aitrader.events import EventBus, Subscription
+from aitrader.ledger.performance import Leaderboard, leaderboard
+from aitrader.market import demo
+from aitrader.market.calendar import nyse
+from aitrader.market.prices import upsert_bars
+from aitrader.settings import TOOL_SERVERS, Settings
+from aitrader.store import Store
+from aitrader.tools.launcher import ToolServers
+
+
+async def ensure_demo_market(store: Store, config: SimulationConfig, seed: int) -> int:
+    """The demo market from well before the init date up to the latest closed session."""
+    cal = nyse()
+    end = cal.last_closed()
+    start = max(demo.ANCHOR, date.fromisoformat(config.date_range.init_date) - timedelta(60))
+    async with store.read() as conn:
+        cur = await conn.execute(
+            "SELECT MIN(date), MAX(date) FROM prices WHERE symbol = 'QQQ' AND source = 'demo'")
+        row = await cur.fetchone()
+    sessions = cal.between(start, end)
+    if not sessions or (row and row[0] and row[0] <= sessions[0].isoformat()
+                        and row[1] >= end.isoformat()):
+        return 0
+    return await upsert_bars(store, demo.generate(cal, start, end, seed=seed))
+
+
+async def _healthy(settings: Settings) -> dict[str, bool]:
+    out = {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        for name in TOOL_SERVERS:
+            try:
+                async with http.get(settings.tool_url(name) + "/health") as r:
+                    out[name] = r.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                out[name] = False
+    return out
+
+
+@contextlib.asynccontextmanager
+async def tool_servers(settings: Settings) -> AsyncIterator[str]:
+    """Use the running tool servers, or start all four for the duration."""
+    up = await _healthy(settings)
+    if all(up.values()):
+        yield "running"
+        return
+    if any(up.values()):
+        down = ", ".join(n for n, ok in up.items() if not ok)
+        raise ConfigError(f"some tool servers answer and some do not ({down}); start or stop "
+                          "them all (`aitrader mcp`)")
+    env = {**os.environ, "AITRADER_DB": str(settings.db_path)}
+    servers = ToolServers(settings, env=env)
+    await servers.start()
+    try:
+        yield "started"
+    finally:
+        await servers.stop()
+
+
+@attrs.define
+class Progress:
+    totals: dict[str, int] = attrs.Factory(dict)
+    done: dict[str, int] = attrs.Factory(dict)
+    failed: dict[str, int] = attrs.Factory(dict)
+    current: dict[str, str] = attrs.Factory(dict)
+    value: dict[str, float] = attrs.Factory(dict)
+    tools: dict[str, int] = attrs.Factory(dict)
+
+    def table(self, title: str) -> Table:
+        t = Table(title=title)
+        for col in ("model", "model-days", "failed", "now on", "tool calls", "value"):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        for m in sorted(self.totals):
+            t.add_row(m, f"{self.done.get(m, 0)}/{self.totals[m]}", str(self.failed.get(m, 0)),
+                      self.current.get(m, "-"), str(self.tools.get(m, 0)),
+                      f"{self.value[m]:,.2f}" if m in self.value else "-")
+        return t
+
+
+async def follow(store: Store, sub: Subscription, job: JobRow, console: Console) -> str:
+    view = await job_view(store, job.id)
+    p = Progress()
+    for d in view["progress"]["details"]:
+        if d["status"] == "skipped":
+            continue
+        p.totals[d["model"]] = p.totals.get(d["model"], 0) + 1
+        if d["status"] == "completed":
+            p.done[d["model"]] = p.done.get(d["model"], 0) + 1
+    if view["status"] not in ACTIVE:
+        return str(view["status"])
+    title = f"job {job.id[:8]}  {job.date_start} to {job.date_end}"
+    status = "running"
+    with Live(p.table(title), console=console, refresh_per_second=4, transient=False) as live:
+        async for e in sub:
+            m = e.model or ""
+            if e.type == "model_day.started":
+                p.current[m] = e.date or "-"
+            elif e.type == "model_day.tool_call":
+                p.tools[m] = p.tools.get(m, 0) + 1
+            elif e.type == "model_day.finished":
+                if e.data.get("status") == "completed":
+                    p.done[m] = p.done.get(m, 0) + 1
+                    p.value[m] = float(e.data.get("value", 0))
+                else:
+                    p.failed[m] = p.failed.get(m, 0) + 1
+                p.current[m] = "-"
+            elif e.type == "job.finished" and e.job_id == job.id:
+                status = str(e.data.get("status"))
+                live.update(p.table(title))
+                break
+            live.update(p.table(title))
+    return status
+
+
+def leaderboard_table(board: Leaderboard) -> Table:
+    title = f"Leaderboard {board.start} to {board.end}"
+    if board.synthetic:
+        title += " (synthetic demo market)"
+    t = Table(title=title)
+    for col in ("model", "value", "cum. return", "Sharpe", "max drawdown", "win rate"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    rows = [*board.models, *([board.benchmark] if board.benchmark else [])]
+    for s in rows:
+        m = s.metrics
+        t.add_row(f"{s.name} (benchmark)" if s is board.benchmark else s.name,
+                  f"{m.end_value:,.2f}", f"{m.cumulative_return * 100:+.2f}%",
+                  "-" if m.sharpe is None else f"{m.sharpe:.2f}", f"{m.max_drawdown * 100:.2f}%",
+                  "-" if m.win_rate is None else f"{m.win_rate * 100:.1f}%")
+    return t
+
+
+async def run_simulation(settings: Settings, config_file: Path, *, start: str | None,
+                         end: str | None, console: Console,
+                         max_concurrent_jobs: int = 1) -> int:
+    config = load_config(config_file)
+    configs_dir = config_file.parent
+    async with Store(settings.db_path) as store:
+        if config.market == "demo":
+            n = await ensure_demo_market(store, config, settings.demo_seed)
+            if n:
+                console.print(f"generated {n:,} bars of the {demo.LABEL}")
+        async with tool_servers(settings) as how:
+            console.print(f"tool servers {how}")
+            bus = EventBus(store)
+            sup = Supervisor(store=store, bus=bus, settings=settings, configs_dir=configs_dir,
+                             max_concurrent_jobs=max_concurrent_jobs)
+            task = asyncio.create_task(sup.run(), name="supervisor")
+            try:
+                status = await _drive(store, bus, sup, config_file.name, start, end, console)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        models = [m.signature for m in config.enabled]
+        board = await leaderboard(store, nyse(), start=start, end=end, models=models)
+    console.print(leaderboard_table(board))
+    return 0 if status in ("completed", "current") else 1
+
+
+async def _drive(store: Store, bus: EventBus, sup: Supervisor, config_name: str,
+                 start: str | None, end: str | None, console: Console) -> str:
+    sub = bus.subscribe(maxsize=1_000_000)
+    await sup.wait_started()
+    status = "current"
+    # a job a crash interrupted was resumed by the supervisor: see it through first
+    for job in await jobs_with_status(store, ACTIVE):
+        console.print(f"resuming job {job.id[:8]}")
+        status = await follow(store, sub, job, console)
+    answer = await sup.trigger(JobRequest(f"configs/{config_name}", start, end))
+    if answer.kind == "current":
+        console.print(f"up to date: {answer.message} (last simulated "
+                      f"{answer.last_simulation_date}, next trading day "
+                      f"{answer.next_trading_day})")
+        return status
+    assert answer.job is not None
+    console.print(f"job {answer.job.id}: {answer.message}")
+    return await follow(store, sub, answer.job, console)
+
+
+def summary(view: dict[str, Any]) -> str:
+    p = view["progress"]
+    return (f"{view['status']}: {p['completed']} completed, {p['failed']} failed, "
+            f"{p['cancelled']} cancelled of {p['total_model_days']} model-days")
