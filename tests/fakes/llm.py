@@ -57,6 +57,7 @@ class FakeLLM:
     faults: dict[str, list[Fault]] = attrs.Factory(dict)
     delays: dict[str, float] = attrs.Factory(dict)
     requests: list[dict[str, Any]] = attrs.Factory(list)
+    on_request: Any = None  # called with (model, turn, messages) before answering
     _ids: Any = attrs.Factory(lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     base_url: str = ""
@@ -104,6 +105,8 @@ class FakeLLM:
             await asyncio.sleep(self.delays[model])
         turns = self.scripts.get(model) or [finish()]
         played = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+        if self.on_request is not None:
+            self.on_request(model, played, body.get("messages", []))
         turn = turns[min(played, len(turns) - 1)]
         if turn.delay:
             await asyncio.sleep(turn.delay)

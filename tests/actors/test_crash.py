@@ -1,0 +1,156 @@
+"""Crash safety: `aitrader run` killed with SIGKILL at several points of a job and started
+again ends with a ledger identical to an uninterrupted run: no trade twice, none lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from aitrader.ledger.invariants import violations
+from aitrader.store import Store
+from tests.fakes.llm import FakeLLM, finish, tools
+from tests.servers import Servers
+
+START, END = "2025-10-02", "2025-10-10"
+MODELS = ("a", "b", "m")
+
+
+def config(configs: Path, name: str, suffix: str, llm: FakeLLM) -> None:
+    models: list[dict[str, Any]] = [
+        {"name": f"{k}-{suffix}", "basemodel": f"fake/{k}", "signature": f"{k}-{suffix}",
+         "openai_base_url": llm.base_url, "openai_api_key": "sk-test"} for k in ("a", "b")]
+    models.append({"name": f"m-{suffix}", "basemodel": "baseline/momentum",
+                   "signature": f"m-{suffix}"})
+    (configs / name).write_text(json.dumps({
+        "market": "database", "date_range": {"init_date": "2025-10-01"}, "models": models,
+        "agent_config": {"max_retries": 1, "base_delay": 0, "llm_timeout": 10}}))
+
+
+async def run(servers: Servers, configs: Path, name: str, *, failpoints: str = "",
+              kill: asyncio.Event | None = None) -> int:
+    env = {**os.environ, **{k: str(v) for k, v in {
+        "AITRADER_DB": servers.db, "AITRADER_FAILPOINTS": failpoints,
+        "MATH_HTTP_PORT": servers.settings.ports["math"],
+        "SEARCH_HTTP_PORT": servers.settings.ports["search"],
+        "TRADE_HTTP_PORT": servers.settings.ports["trade"],
+        "GETPRICE_HTTP_PORT": servers.settings.ports["price"]}.items()}}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aitrader", "run", str(configs / name), "--start", START,
+        "--end", END, env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    if kill is None:
+        return await proc.wait()
+    waiter = asyncio.ensure_future(proc.wait())
+    killer = asyncio.ensure_future(kill.wait())
+    await asyncio.wait({waiter, killer}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        proc.send_signal(signal.SIGKILL)
+    killer.cancel()
+    return await waiter
+
+
+async def ledger_of(store: Store, suffix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    async with store.read() as conn:
+        for k in MODELS:
+            sig = f"{k}-{suffix}"
+            cur = await conn.execute(
+                "SELECT date, cash_e4, value_e4, profit_e4 FROM eod WHERE model = ? "
+                "ORDER BY date", (sig,))
+            eod = [tuple(r) for r in await cur.fetchall()]
+            cur = await conn.execute(
+                "SELECT date, symbol, shares FROM holdings WHERE model = ? ORDER BY date, "
+                "symbol", (sig,))
+            held = [tuple(r) for r in await cur.fetchall()]
+            cur = await conn.execute(
+                "SELECT date, action, symbol, amount, price_e4 FROM trades WHERE model = ? "
+                "ORDER BY date, id", (sig,))
+            trades = [tuple(r) for r in await cur.fetchall()]
+            out[k] = {"eod": eod, "holdings": held, "trades": trades}
+    return out
+
+
+async def test_sigkill_at_several_points_loses_nothing(servers: Servers,
+                                                       tmp_path: Path) -> None:
+    """Killed inside a commit, mid model-day (an LLM call in flight after a trade), and
+    after a finished day: the restarted runs complete the job and the ledger equals the
+    uninterrupted run's, trade for trade."""
+    llm = FakeLLM()
+    await llm.start()
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    day_script = [tools(("buy", {"symbol": "AAPL", "amount": 2})),
+                  tools(("buy", {"symbol": "NVDA", "amount": 1}),
+                        ("get_price_local", {"symbol": "AAPL", "date": "2025-10-01"})),
+                  finish()]
+    llm.script("fake/a", day_script)
+    llm.script("fake/b", [tools(("buy", {"symbol": "MSFT", "amount": 1})), finish()])
+    config(configs, "ref.json", "ref", llm)
+    config(configs, "crash.json", "crash", llm)
+    try:
+        assert await run(servers, configs, "ref.json") == 0
+
+        # 1. killed by a failpoint inside the fourth model-day commit
+        assert await run(servers, configs, "crash.json",
+                         failpoints="complete_attempt.before_commit:4") == -signal.SIGKILL
+
+        # 2. killed while model a waits on its LLM after a trade, on a later day
+        mid_day = asyncio.Event()
+        seen: list[int] = []
+
+        def on_request(model: str, turn: int, messages: list[dict[str, Any]]) -> None:
+            system = messages[0]["content"] if messages else ""
+            if model == "fake/a" and turn == 1 and "Today's date: 2025-10-07" in system:
+                seen.append(turn)
+                mid_day.set()
+
+        llm.on_request = on_request
+        assert await run(servers, configs, "crash.json", kill=mid_day) == -signal.SIGKILL
+        assert seen
+        llm.on_request = None
+
+        # 3. killed right after another day finishes
+        async with Store(servers.db) as store:
+            async with store.read() as conn:
+                cur = await conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
+                base = (await cur.fetchone())[0]  # type: ignore[index]
+            after_day = asyncio.Event()
+
+            async def watch() -> None:
+                while True:
+                    async with store.read() as conn:
+                        cur = await conn.execute(
+                            "SELECT COUNT(*) FROM events WHERE seq > ? AND type = "
+                            "'model_day.finished'", (base,))
+                        if (await cur.fetchone())[0] >= 2:  # type: ignore[index]
+                            after_day.set()
+                            return
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.ensure_future(watch())
+            code = await run(servers, configs, "crash.json", kill=after_day)
+            watcher.cancel()
+            assert code in (-signal.SIGKILL, 0)
+
+            # 4. and once more, undisturbed, to the end
+            assert await run(servers, configs, "crash.json") == 0
+            ref, crashed = await ledger_of(store, "ref"), await ledger_of(store, "crash")
+            assert all(len(ref[k]["eod"]) == 7 for k in MODELS)
+            assert crashed == ref
+            for k in MODELS:
+                assert await violations(store, f"{k}-crash") == []
+            async with store.read() as conn:
+                cur = await conn.execute(
+                    "SELECT COUNT(*) FROM attempts WHERE model LIKE '%-crash' "
+                    "AND status = 'voided'")
+                assert (await cur.fetchone())[0] >= 1  # type: ignore[index]
+                cur = await conn.execute(
+                    "SELECT status FROM jobs WHERE config_path = 'configs/crash.json'")
+                assert [r[0] for r in await cur.fetchall()] == ["completed"]
+    finally:
+        await llm.stop()
