@@ -143,3 +143,23 @@ def test_mcp_launcher_starts_all_and_stops_all(tmp_path: Path, how: str) -> None
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def test_run_the_demo_simulation_then_catch_up(tmp_path: Path) -> None:
+    """`aitrader run` on the default config: demo market, the tool servers started for it,
+    both baselines through the end date, the leaderboard with QQQ; then nothing to do."""
+    env = {**tool_env(free_ports(4), AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"))}
+    config = str(ROOT / "configs" / "default_config.json")
+    first = run(tmp_path, "run", config, "--end", "2025-10-08", env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "tool servers started" in first.stdout
+    assert "simulating 10 model-days" in first.stdout
+    board = first.stdout[first.stdout.index("Leaderboard 2025-10-01 to 2025-10-08"):]
+    assert "synthetic demo market" in board
+    for name in ("momentum", "buy-and-hold", "QQQ (benchmark)"):
+        assert name in board
+    again = run(tmp_path, "run", config, "--end", "2025-10-08", env=env)
+    assert again.returncode == 0
+    assert "up to date" in again.stdout
+    check = run(tmp_path, "ledger", "check")
+    assert "ledger invariants hold" in check.stdout

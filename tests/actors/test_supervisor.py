@@ -22,6 +22,7 @@ from aitrader.ledger.invariants import violations
 from aitrader.market.prices import get_bar
 from aitrader.money import to_e4
 from aitrader.store import Store
+from aitrader.tools.ports import free_ports
 from tests.fakes.llm import FakeLLM, Fault, finish, tools
 from tests.servers import Servers
 
@@ -214,3 +215,35 @@ async def test_one_job_for_identical_triggers_and_clear_refusals(sim: Sim) -> No
         with pytest.raises(InvalidInput) as info:
             await sim.sup.trigger(req)
         assert info.value.details.get("field") == field, req
+
+
+async def test_a_tool_server_that_is_down_fails_the_day_naming_it(servers: Servers,
+                                                                  tmp_path: Path) -> None:
+    """With the math server unreachable, the model-days fail with an error naming it and
+    its address; the job ends failed; nothing is left running."""
+    dead = free_ports(1)[0]
+    settings = attrs.evolve(servers.settings, ports={**servers.settings.ports, "math": dead})
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    sig = f"down-{uuid.uuid4().hex[:6]}"
+    (configs / "d.json").write_text(json.dumps({
+        "market": "database", "date_range": {"init_date": "2025-10-01"},
+        "models": [{"name": sig, "basemodel": "baseline/buy-and-hold", "signature": sig}]}))
+    async with Store(servers.db) as store:
+        bus = EventBus(store)
+        sup = Supervisor(store=store, bus=bus, settings=settings, configs_dir=configs, env={})
+        task = asyncio.create_task(sup.run())
+        try:
+            sub = bus.subscribe(maxsize=10_000)
+            answer = await sup.trigger(JobRequest("configs/d.json", "2025-10-02",
+                                                  "2025-10-03"))
+            assert answer.job is not None
+            assert await finished(sub, answer.job.id) == "failed"
+            view = await job_view(store, answer.job.id)
+            errors = {d["error"] for d in view["progress"]["details"]}
+            assert errors == {f"the math tool server at http://127.0.0.1:{dead} is "
+                              "unreachable (ConnectError)"}
+            assert await Ledger(store).end_of_day(sig) is None
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -125,3 +125,42 @@ class FakeLLM:
                          "finish_reason": "tool_calls" if turn.calls else "stop"}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": 20,
                       "total_tokens": prompt + 20}})
+
+
+def bench_script(tool_calls: int) -> list[Turn]:
+    """One turn with `tool_calls` price look-ups (then buys 1 share), then the stop signal."""
+    if tool_calls == 0:
+        return [finish()]
+    calls: list[tuple[str, dict[str, Any] | str]] = [
+        ("get_price_local", {"symbol": "AAPL", "date": "2025-09-02"})
+        for _ in range(tool_calls - 1)]
+    calls.append(("buy", {"symbol": "AAPL", "amount": 1}))
+    return [tools(*calls), finish()]
+
+
+async def _serve(port: int, tool_calls: int) -> None:
+    class Everyone(dict):  # type: ignore[type-arg]
+        def get(self, key: object, default: object = None) -> object:
+            return bench_script(tool_calls)
+
+    fake = FakeLLM()
+    fake.scripts = Everyone()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", fake._handle)
+    fake.requests = _Discard()
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+class _Discard(list):  # type: ignore[type-arg]
+    def append(self, item: object) -> None:
+        pass
+
+
+if __name__ == "__main__":  # the benchmark's LLM, in its own process
+    import sys
+
+    asyncio.run(_serve(int(sys.argv[1]), int(sys.argv[2])))
