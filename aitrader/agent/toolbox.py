@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from mcp import ClientSession
 
+from aitrader import failpoints
 from aitrader.errors import AITraderError
 from aitrader.settings import Settings
 from aitrader.tools.client import result_payload, tool_session
@@ -109,6 +110,7 @@ class ToolBox:
         else:
             try:
                 raw = await self._sessions[server].call_tool(tool, dict(arguments))
+                failpoints.hit("tool_call.returned")  # crash tests: the server has acted
             except Exception as exc:
                 raise ToolServerDown(
                     f"the {server} tool server at {self._urls[server]} failed during "

@@ -77,9 +77,9 @@ async def ledger_of(store: Store, suffix: str) -> dict[str, Any]:
 
 async def test_sigkill_at_several_points_loses_nothing(servers: Servers,
                                                        tmp_path: Path) -> None:
-    """Killed inside a commit, mid model-day (an LLM call in flight after a trade), and
-    after a finished day: the restarted runs complete the job and the ledger equals the
-    uninterrupted run's, trade for trade."""
+    """Killed inside a commit, mid tool call (the trade filled, the answer not yet read), mid
+    model-day (an LLM call in flight after a trade), and after a finished day: the restarted
+    runs complete the job and the ledger equals the uninterrupted run's, trade for trade."""
     llm = FakeLLM()
     await llm.start()
     configs = tmp_path / "configs"
@@ -98,6 +98,11 @@ async def test_sigkill_at_several_points_loses_nothing(servers: Servers,
         # 1. killed by a failpoint inside the fourth model-day commit
         assert await run(servers, configs, "crash.json",
                          failpoints="complete_attempt.before_commit:4") == -signal.SIGKILL
+
+        # 1b. killed in the middle of a tool call: the trade server has filled a buy, the
+        #     caller dies before it reads the answer
+        assert await run(servers, configs, "crash.json",
+                         failpoints="tool_call.returned:25") == -signal.SIGKILL
 
         # 2. killed while model a waits on its LLM after a trade, on a later day
         mid_day = asyncio.Event()
