@@ -272,6 +272,17 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                                 console=console)
 
 
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from aitrader.api.app import create_app
+
+    logs.configure(level="INFO")
+    web.run_app(create_app(settings), host=settings.api_host, port=settings.api_port,
+                print=None, shutdown_timeout=30)
+    return 0
+
+
 async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.tools.launcher import run_forever
 
@@ -327,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--start", help="first date (default: catch up from each model's last day)")
     rn.add_argument("--end", help="last date (default: the latest trading day with data)")
     rn.set_defaults(func=cmd_run)
+    sv = sub.add_parser("serve", help="the HTTP service (API_HOST:API_PORT, default 0.0.0.0:8080)")
+    sv.set_defaults(func=cmd_serve, sync=True)
     m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C")
     m.set_defaults(func=cmd_mcp)
     return p
@@ -341,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import attrs
 
             settings = attrs.evolve(settings, db_path=Path(args.db))
+        if getattr(args, "sync", False):
+            return int(args.func(settings, args))
         return int(asyncio.run(args.func(settings, args)))
     except AITraderError as exc:
         err.print(f"error: {exc.message}")

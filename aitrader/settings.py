@@ -49,6 +49,12 @@ class Settings:
     search_results: int = 3
     demo_seed: int = 20251001
     initial_cash: str = "10000"
+    api_host: str = "0.0.0.0"
+    api_port: int = 8080
+    api_token: str = attrs.field(default="", repr=False)
+    configs_dir: Path = Path("configs")
+    max_concurrent_jobs: int = 1
+    max_body_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +88,11 @@ class Settings:
             news_file=Path(env.get("AITRADER_NEWS_FILE", str(data_dir / "news.jsonl"))),
             search_results=_int(env, "AITRADER_SEARCH_RESULTS", 3, lo=1, hi=20),
             demo_seed=_int(env, "AITRADER_DEMO_SEED", 20251001),
+            api_host=env.get("API_HOST", "0.0.0.0"),
+            api_port=_int(env, "API_PORT", 8080, lo=0, hi=65535),
+            api_token=env.get("AITRADER_API_TOKEN", ""),
+            configs_dir=Path(env.get("AITRADER_CONFIGS_DIR", "configs")),
+            max_concurrent_jobs=_int(env, "MAX_CONCURRENT_JOBS", 1, lo=1, hi=64),
         )
 
     def tool_url(self, server: str) -> str:

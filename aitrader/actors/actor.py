@@ -36,7 +36,7 @@ AGENT_TYPES = {"BaseAgent": LLMAgent, "LLMAgent": LLMAgent}
 
 
 def make_agent(model: ModelConfig, config: SimulationConfig, *, store: Store, ledger: Ledger,
-               env: dict[str, str] | None = None) -> BaseAgent:
+               env: dict[str, str] | None = None, bus: EventBus | None = None) -> BaseAgent:
     """The agent class for a model: a baseline by its basemodel, else by `agent_type`."""
     if model.is_baseline:
         cls = BASELINES.get(model.basemodel)
@@ -49,7 +49,7 @@ def make_agent(model: ModelConfig, config: SimulationConfig, *, store: Store, le
         raise ConfigError(f"unknown agent_type {config.agent_type!r}; known: "
                           f"{', '.join(sorted(AGENT_TYPES))}", field="agent_type")
     recorder = Recorder(store, model.signature, log_root=Path(config.log_config.log_path),
-                        price=config.llm_prices.get(model.basemodel))
+                        price=config.llm_prices.get(model.basemodel), bus=bus)
     return agent_cls(model, config, ledger, store=store, recorder=recorder, env=env)
 
 
@@ -107,7 +107,7 @@ class ModelActor:
         rt.job_id, rt.date, rt.cancel_requested = msg.job_id, None, False
         structlog.contextvars.bind_contextvars(job_id=msg.job_id)
         agent = make_agent(msg.model, msg.config, store=self._store, ledger=self._ledger,
-                           env=self._env)
+                           env=self._env, bus=self._bus)
         await agent.register_agent()
         cfg = msg.config.agent_config
         for i, day in enumerate(msg.days):

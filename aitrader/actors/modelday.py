@@ -9,6 +9,7 @@ attempt's trades were voided first. A cancel voids the running attempt.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -91,8 +92,13 @@ async def run_model_day(
             report = await asyncio.wait_for(agent.run_trading_session(ctx, tools), day_limit)
             if runtime.cancel_requested:
                 raise Cancelled("the job was cancelled")
-            also = [model_day_update(job, model, day, "completed", tries=tries,
-                                     duration=time.monotonic() - started)] if job else []
+            also = [("UPDATE attempts SET steps = ?, stop_signal = ?, summary = ?, "
+                     "tool_usage = ? WHERE id = ?",
+                     (report.steps, int(report.stop_signal), report.summary[:2000],
+                      json.dumps(dict(report.tool_usage)), attempt))]
+            if job:
+                also.append(model_day_update(job, model, day, "completed", tries=tries,
+                                             duration=time.monotonic() - started))
             result = await ledger.complete_attempt(attempt, also=also)
         except Cancelled:
             await ledger.void_attempt(attempt, "cancelled")
@@ -122,6 +128,7 @@ async def run_model_day(
         if bus:
             await bus.publish("model_day.finished", job_id=job, model=model, date=day,
                               status="completed", attempt=attempt, trades=result.trades,
+                              duration=round(time.monotonic() - started, 4),
                               value=result.value_e4 / 10_000,
                               return_pct=result.return_pct)
         return DayOutcome("completed", tries, time.monotonic() - started, result, report)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from aitrader.config import Price
+from aitrader.events import EventBus
 from aitrader.store import Store, utcnow
 
 
@@ -29,8 +30,9 @@ class Recorder:
     """Writes for one model (the actor's); `attempt`/`date` are set per model-day."""
 
     def __init__(self, store: Store, model: str, *, log_root: Path | None,
-                 price: Price | None = None) -> None:
+                 price: Price | None = None, bus: EventBus | None = None) -> None:
         self._store = store
+        self._bus = bus
         self.model = model
         self._log_root = log_root
         self._price = price
@@ -51,6 +53,11 @@ class Recorder:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (attempt, self.model, day, started_at, latency_ms, usage.prompt_tokens,
                  usage.completion_tokens, cost, outcome, error))
+        if self._bus is not None:
+            await self._bus.publish("llm.call", model=self.model, date=day, outcome=outcome,
+                                    prompt_tokens=usage.prompt_tokens,
+                                    completion_tokens=usage.completion_tokens,
+                                    cost_usd=cost, latency_ms=round(latency_ms, 1))
         return cost
 
     async def messages(self, *, attempt: int, day: str, step: int,

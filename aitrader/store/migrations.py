@@ -147,4 +147,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX messages_attempt ON messages (attempt_id, id)",
         ),
     ),
+    (
+        2,
+        "a model-day's reasoning summary on its attempt",
+        (
+            "ALTER TABLE attempts ADD COLUMN steps INTEGER",
+            "ALTER TABLE attempts ADD COLUMN stop_signal INTEGER",
+            "ALTER TABLE attempts ADD COLUMN summary TEXT",
+            "ALTER TABLE attempts ADD COLUMN tool_usage TEXT",
+        ),
+    ),
 )

@@ -1,0 +1,1 @@
+"""The HTTP service: REST (API.md), the WebSocket progress stream, /metrics."""

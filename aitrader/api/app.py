@@ -1,0 +1,114 @@
+"""`create_app()`: the service. Resources are cleanup contexts in dependency order (store,
+then the event bus and metrics, then the supervisor), so they close in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import WSCloseCode, web
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from aitrader.actors.supervisor import Supervisor
+from aitrader.api import results, service, simulate, ws
+from aitrader.api.auth import auth_middleware
+from aitrader.api.errors import errors_middleware
+from aitrader.api.keys import (
+    BUS,
+    METRICS,
+    SETTINGS,
+    SOCKETS,
+    STOPPING,
+    STORE,
+    SUPERVISOR,
+    Viewers,
+)
+from aitrader.api.metrics import Metrics
+from aitrader.api.openapi import docs_routes, openapi
+from aitrader.events import EventBus
+from aitrader.settings import Settings
+from aitrader.store import Store
+
+log = structlog.get_logger(__name__)
+
+METRICS_TASK = web.AppKey("metrics_task", asyncio.Task)
+SUPERVISOR_TASK = web.AppKey("supervisor_task", asyncio.Task)
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with Store(settings.db_path, readers=4) as store:
+        app[STORE] = store
+        yield
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    bus = EventBus(app[STORE])
+    app[BUS] = bus
+    metrics = app[METRICS]
+    sub = bus.subscribe(maxsize=100_000)
+
+    async def count() -> None:
+        async for event in sub:
+            metrics.observe(event)
+
+    app[METRICS_TASK] = asyncio.create_task(count(), name="metrics")
+    yield
+    bus.close()
+    app[METRICS_TASK].cancel()
+    await asyncio.gather(app[METRICS_TASK], return_exceptions=True)
+
+
+async def _supervisor(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    sup = Supervisor(store=app[STORE], bus=app[BUS], settings=settings,
+                     configs_dir=settings.configs_dir,
+                     max_concurrent_jobs=settings.max_concurrent_jobs)
+    app[SUPERVISOR] = sup
+    app[SUPERVISOR_TASK] = asyncio.create_task(sup.run(), name="supervisor")
+    await sup.wait_started()
+    if not settings.api_token:
+        log.warning("api_open", message="AITRADER_API_TOKEN is not set: the API is open "
+                    "to anyone who can reach it")
+    yield
+    # stop taking work; running model-days are cancelled at a safe point and voided by the
+    # actors (and any left running are voided by recovery on the next start)
+    app[SUPERVISOR_TASK].cancel()
+    await asyncio.gather(app[SUPERVISOR_TASK], return_exceptions=True)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    app[STOPPING].set()
+    for sock in list(app[SOCKETS].sockets):
+        await sock.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+def create_app(settings: Settings) -> web.Application:
+    metrics = Metrics()
+    middlewares = [metrics.middleware(), errors_middleware]
+    if settings.api_token:
+        middlewares.append(auth_middleware(settings.api_token))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[SOCKETS] = Viewers()
+    app[STOPPING] = asyncio.Event()
+    app.cleanup_ctx.extend([_store, _bus, _supervisor])
+    app.on_shutdown.append(_close_sockets)
+    r = app.router
+    r.add_post("/simulate/trigger", simulate.trigger)
+    r.add_get("/simulate/status/{job_id}", simulate.status)
+    r.add_get("/simulate/current", simulate.current)
+    r.add_get("/simulate/jobs", simulate.jobs)
+    r.add_post("/simulate/jobs/{job_id}/cancel", simulate.cancel)
+    r.add_post("/simulate/jobs/{job_id}/retry", simulate.retry)
+    r.add_get("/results", results.results)
+    r.add_get("/results/performance", results.performance)
+    r.add_get("/health", service.health)
+    r.add_get("/metrics", make_aiohttp_handler(metrics.registry))
+    r.add_get("/ws", ws.websocket)
+    r.add_get("/openapi.json", openapi)
+    docs_routes(app)
+    return app

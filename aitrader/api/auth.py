@@ -1,0 +1,34 @@
+"""Optional bearer-token auth (AITRADER_API_TOKEN): every endpoint but /health needs
+`Authorization: Bearer <token>` (the WebSocket also takes `?token=`), compared in constant
+time; 401 with `WWW-Authenticate: Bearer` otherwise."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+OPEN_PATHS = frozenset({"/health"})
+
+
+def auth_middleware(token: str) -> Callable[..., Any]:
+    expected = token.encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            response: web.StreamResponse = await handler(request)
+            return response
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if not given and request.path == "/ws":
+            given = request.query.get("token", "")
+        if not given or not hmac.compare_digest(given.encode(), expected):
+            raise web.HTTPUnauthorized(reason="a valid bearer token is required",
+                                       headers={"WWW-Authenticate": "Bearer"})
+        response = await handler(request)
+        return response
+
+    return check

@@ -1,0 +1,31 @@
+"""Typed keys for what the application shares (aiohttp's AppKey)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+from aiohttp import web
+
+from aitrader.actors.supervisor import Supervisor
+from aitrader.api.metrics import Metrics
+from aitrader.events import EventBus
+from aitrader.settings import Settings
+from aitrader.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+BUS = web.AppKey("bus", EventBus)
+SUPERVISOR = web.AppKey("supervisor", Supervisor)
+METRICS = web.AppKey("metrics", Metrics)
+
+
+@attrs.define
+class Viewers:
+    """The open WebSockets, closed with 1001 on shutdown."""
+
+    sockets: set[web.WebSocketResponse] = attrs.Factory(set)
+
+
+SOCKETS = web.AppKey("viewers", Viewers)
+STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -1,0 +1,71 @@
+"""GET /ws: live events, with `?since=<seq>` replay first and `?job_id=` filtering.
+
+The viewer subscribes before it replays, so nothing published in between is lost; events the
+replay already sent are skipped by sequence number. A viewer whose queue fills (it cannot keep
+up) is closed with 1013 (try again later) and can reconnect with `since`. Heartbeats are
+WebSocket pings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import WSCloseCode, web
+
+from aitrader.api.keys import BUS, METRICS, SOCKETS
+from aitrader.errors import InvalidInput
+
+VIEWER_QUEUE = 2000
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    raw_since = request.query.get("since", "0")
+    if not raw_since.isdigit() or len(raw_since) > 18:
+        raise InvalidInput("since must be a sequence number (a whole number >= 0)",
+                           field="since")
+    since = int(raw_since)
+    job_id = request.query.get("job_id") or None
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+    await ws.prepare(request)
+    bus, sockets, metrics = request.app[BUS], request.app[SOCKETS], request.app[METRICS]
+    sub = bus.subscribe(maxsize=VIEWER_QUEUE, job_id=job_id)
+    sockets.sockets.add(ws)
+    metrics.viewers.inc()
+    last = since
+    try:
+        for event in await bus.since(since, job_id=job_id):
+            await ws.send_str(json.dumps(event.to_json()))
+            last = event.seq
+        reader = asyncio.ensure_future(_drain(ws))
+        try:
+            while not ws.closed:
+                getter = asyncio.ensure_future(sub.get())
+                done, _ = await asyncio.wait({getter, reader},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    getter.cancel()
+                    break
+                live = getter.result()
+                if live is None:  # cut off: it could not keep up
+                    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER,
+                                   message=f"too slow; reconnect with since={last}".encode())
+                    break
+                if live.seq > last:
+                    await ws.send_str(json.dumps(live.to_json()))
+                    last = live.seq
+        finally:
+            reader.cancel()
+    finally:
+        sub.close()
+        sockets.sockets.discard(ws)
+        metrics.viewers.dec()
+        if not ws.closed:
+            await ws.close()
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the viewer sends, until it closes."""
+    async for _ in ws:
+        pass
