@@ -53,6 +53,10 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     async def count() -> None:
         async for event in sub:
             metrics.observe(event)
+            sup = app.get(SUPERVISOR)
+            if sup is not None:
+                for name, actor in sup.actors.items():
+                    metrics.mailbox.labels(name).set(actor.mailbox.qsize())
 
     app[METRICS_TASK] = asyncio.create_task(count(), name="metrics")
     yield

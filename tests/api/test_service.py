@@ -1,0 +1,145 @@
+"""WebSocket resume, /metrics, /health and auth, through the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from aitrader.api.app import create_app
+from aitrader.tools.ports import free_ports
+from tests.api.conftest import Api, Client, api_settings, write_config
+from tests.api.test_contract import RANGE, wait_done
+from tests.fakes.llm import FakeLLM, finish, tools
+from tests.servers import ROOT, Servers, wait_healthy
+
+
+async def test_websocket_reconnect_with_since_gets_every_event_once(api: Api) -> None:
+    """A viewer that drops mid-job and reconnects with since=<last seq> receives every event
+    of the job exactly once, in order, ending with job.finished."""
+    api.llm.script("fake/trader", [tools(("buy", {"symbol": "AAPL", "amount": 1})),
+                                   finish()], delay=0.05)
+    resp = await api.client.post("/simulate/trigger", json=RANGE)
+    job = (await resp.json())["job_id"]
+    seen: list[dict[str, Any]] = []
+    ws = await api.client.ws_connect(f"/ws?job_id={job}")
+    for _ in range(5):
+        seen.append(json.loads((await ws.receive(timeout=10)).data))
+    await ws.close()
+    ws = await api.client.ws_connect(f"/ws?job_id={job}&since={seen[-1]['seq']}")
+    while seen[-1]["type"] != "job.finished":
+        msg = await ws.receive(timeout=20)
+        assert msg.type == aiohttp.WSMsgType.TEXT
+        seen.append(json.loads(msg.data))
+    await ws.close()
+    seqs = [e["seq"] for e in seen]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    resp = await api.client.get(f"/ws?since=0&job_id={job}")  # not a websocket upgrade
+    assert resp.status in (400, 426)
+    stored = await _stored_seqs(api, job)
+    assert seqs == stored
+    assert {e["type"] for e in seen} >= {"job.created", "job.status", "model_day.started",
+                                         "model_day.tool_call", "model_day.finished",
+                                         "job.finished"}
+
+
+async def _stored_seqs(api: Api, job: str) -> list[int]:
+    from aitrader.api.keys import BUS
+
+    return [e.seq for e in await api.client.app[BUS].since(0, job_id=job)]
+
+
+def _families(text: str) -> dict[str, Any]:
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def _value(fams: dict[str, Any], name: str, **labels: str) -> float:
+    fam = fams.get(name)
+    if fam is None:
+        return 0.0
+    return sum(s.value for s in fam.samples if s.name == f"{name}_total"
+               and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+async def test_metrics_parse_and_move(api: Api) -> None:
+    """/metrics parses with prometheus_client's parser; the families are there and move."""
+    before = _families(await (await api.client.get("/metrics")).text())
+    for name in ("aitrader_jobs", "aitrader_model_days", "aitrader_tool_calls",
+                 "aitrader_llm_tokens", "aitrader_llm_cost_usd", "aitrader_websocket_viewers",
+                 "aitrader_http_requests", "aitrader_model_day_duration_seconds",
+                 "aitrader_tool_call_duration_seconds", "aitrader_actor_mailbox_depth",
+                 "aitrader_events"):
+        assert name in before, name
+    resp = await api.client.post("/simulate/trigger", json=RANGE)
+    await wait_done(api, (await resp.json())["job_id"])
+    await asyncio.sleep(0.2)  # the metrics task counts events as they are published
+    after = _families(await (await api.client.get("/metrics")).text())
+    assert _value(after, "aitrader_model_days", status="completed") - \
+        _value(before, "aitrader_model_days", status="completed") == 6
+    assert _value(after, "aitrader_tool_calls", tool="buy", result="ok") >= 3
+    assert _value(after, "aitrader_llm_tokens", model=api.sig("trader"),
+                  kind="completion") == 120
+    assert _value(after, "aitrader_jobs", status="completed") >= 1
+    assert _value(after, "aitrader_http_requests", method="POST", route="/simulate/trigger",
+                  status="202") >= 1
+
+
+async def test_health_turns_503_when_a_tool_server_stops(
+        servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
+        aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
+    """A math server that is not running makes /health 503 naming it; once it runs, 200."""
+    port = free_ports(1)[0]
+    settings = api_settings(servers, tmp_path, MATH_HTTP_PORT=str(port))
+    write_config(settings.configs_dir, "h", fake_llm)
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.get("/health")
+    body = await resp.json()
+    assert resp.status == 503 and body["status"] == "unhealthy"
+    assert body["services"]["mcp_math"]["status"] == "down"
+    assert body["services"]["mcp_trade"]["status"] == "up"
+    assert body["database"]["status"] == "up" and body["storage"]["writable"]
+    env = {**os.environ, "MATH_HTTP_PORT": str(port)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "mcp" / "math_server.py"), env=env)
+    try:
+        await asyncio.to_thread(wait_healthy, [f"http://127.0.0.1:{port}"])
+        resp = await client.get("/health")
+        assert resp.status == 200 and (await resp.json())["status"] == "healthy"
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_token_auth(servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
+                          aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
+    """With a token set every endpoint but /health answers 401 without it and works with it;
+    the WebSocket also takes ?token=."""
+    settings = api_settings(servers, tmp_path, AITRADER_API_TOKEN="s3cret-token")
+    write_config(settings.configs_dir, "auth", fake_llm)
+    client = await aiohttp_client(create_app(settings))
+    good = {"Authorization": "Bearer s3cret-token"}
+    for method, path in [("GET", "/simulate/current"), ("GET", "/simulate/jobs"),
+                         ("GET", "/results"), ("GET", "/results/performance"),
+                         ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),
+                         ("POST", "/simulate/trigger"), ("GET", "/simulate/status/x"),
+                         ("POST", "/simulate/jobs/x/cancel"), ("POST", "/simulate/jobs/x/retry"),
+                         ("GET", "/ws")]:
+        resp = await client.request(method, path)
+        assert resp.status == 401, path
+        assert resp.headers["WWW-Authenticate"] == "Bearer"
+        resp = await client.request(method, path,
+                                    headers={"Authorization": "Bearer wrong"})
+        assert resp.status == 401, path
+        if path != "/ws":
+            resp = await client.request(method, path, headers=good)
+            assert resp.status != 401, path
+    assert (await client.get("/health")).status == 200
+    ws = await client.ws_connect("/ws?token=s3cret-token")
+    await ws.close()
