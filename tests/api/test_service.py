@@ -64,8 +64,8 @@ def _value(fams: dict[str, Any], name: str, **labels: str) -> float:
     fam = fams.get(name)
     if fam is None:
         return 0.0
-    return sum(s.value for s in fam.samples if s.name == f"{name}_total"
-               and all(s.labels.get(k) == v for k, v in labels.items()))
+    return float(sum(s.value for s in fam.samples if s.name == f"{name}_total"
+               and all(s.labels.get(k) == v for k, v in labels.items())))
 
 
 async def test_metrics_parse_and_move(api: Api) -> None:
