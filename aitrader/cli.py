@@ -283,6 +283,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.demo import run_demo
+
+    end = parse_date(args.end, field="--end").isoformat() if args.end else None
+    return await run_demo(settings, console, end=end)
+
+
 async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.tools.launcher import run_forever
 
@@ -340,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     rn.set_defaults(func=cmd_run)
     sv = sub.add_parser("serve", help="the HTTP service (API_HOST:API_PORT, default 0.0.0.0:8080)")
     sv.set_defaults(func=cmd_serve, sync=True)
+    dm = sub.add_parser("demo", help="the whole stack on the demo market, driven over HTTP "
+                        "and the WebSocket; runs until Ctrl-C")
+    dm.add_argument("--end", help="simulate up to this date (default: the latest session)")
+    dm.set_defaults(func=cmd_demo)
     m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C")
     m.set_defaults(func=cmd_mcp)
     return p

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import pytest
 
 from aitrader.tools.ports import free_ports, tool_env
 from tests.conftest import ROOT, shared_data
+from tests.servers import Servers, wait_healthy
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None
@@ -163,3 +165,62 @@ def test_run_the_demo_simulation_then_catch_up(tmp_path: Path) -> None:
     assert "up to date" in again.stdout
     check = run(tmp_path, "ledger", "check")
     assert "ledger invariants hold" in check.stdout
+
+
+def test_demo_drives_the_service_then_stops_on_sigterm(tmp_path: Path) -> None:
+    """`aitrader demo`: the service and tool servers come up, the catch-up runs through the
+    API and the WebSocket, /results is printed, /health answers; SIGTERM stops everything."""
+    ports = free_ports(5)
+    env = {**os.environ, **tool_env(ports[:4], AITRADER_DB=str(tmp_path / "demo.db"),
+                                     AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"),
+                                     AITRADER_DATA_DIR=str(tmp_path / "data"),
+                                     API_PORT=str(ports[4]))}
+    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "demo", "--end", "2025-10-08"],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines = []
+    try:
+        assert proc.stdout is not None
+        while "keeps running" not in (line := proc.stdout.readline()):
+            assert line, "the demo ended early"
+            lines.append(line)
+        out = "".join(lines)
+        assert "POST /simulate/trigger -> 202" in out
+        assert "completed (10 model-days)" in out
+        assert "GET /results  2025-10-08" in out and "momentum" in out
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[4]}/health", timeout=5) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        _wait([f"http://127.0.0.1:{p}" for p in ports], up=False, timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+async def test_serve_shuts_down_gracefully(servers: Servers, tmp_path: Path) -> None:
+    """`aitrader serve` answers /health; on SIGTERM it closes WebSockets with 1001 and exits."""
+    import aiohttp
+
+    port = free_ports(1)[0]
+    env = {**os.environ, "AITRADER_DB": str(servers.db), "API_PORT": str(port),
+           "API_HOST": "127.0.0.1", "AITRADER_DATA_DIR": str(tmp_path / "data"),
+           **{var: str(servers.settings.ports[n]) for n, var in (
+               ("math", "MATH_HTTP_PORT"), ("search", "SEARCH_HTTP_PORT"),
+               ("trade", "TRADE_HTTP_PORT"), ("price", "GETPRICE_HTTP_PORT"))}}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "aitrader", "serve",
+                                                env=env, cwd=ROOT)
+    try:
+        await asyncio.to_thread(wait_healthy, [f"http://127.0.0.1:{port}"])
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws")
+            proc.send_signal(signal.SIGTERM)
+            msg = await ws.receive(timeout=15)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
+            await ws.close()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
