@@ -52,10 +52,14 @@ _ACCEPTED = {"type": "object", "required": ["job_id", "status", "date_range", "m
 _CURRENT = {"type": "object", "required": ["status", "message"],
             "properties": {"status": {"const": "current"}, "message": {"type": "string"},
                            "last_simulation_date": _NULL_STR, "next_trading_day": _NULL_STR}}
-_TRIGGER_BODY = {"type": "object", "additionalProperties": False, "properties": {
-    "config_path": {"type": "string", "examples": ["configs/default_config.json"]},
-    "start_date": _DATE, "end_date": _DATE,
-    "models": {"type": "array", "items": {"type": "string"}}}}
+_NULL_DATE = {"type": ["string", "null"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_TRIGGER_BODY = {
+    "type": "object", "additionalProperties": False,
+    "description": "Every field is optional; null means the same as leaving it out.",
+    "properties": {
+        "config_path": {"type": ["string", "null"], "examples": ["configs/default_config.json"]},
+        "start_date": _NULL_DATE, "end_date": _NULL_DATE,
+        "models": {"type": ["array", "null"], "items": {"type": "string"}}}}
 _METRICS = {"type": "object"}
 _SERIES = {"type": "object", "properties": {
     "series": {"type": "array", "items": {"type": "object", "properties": {

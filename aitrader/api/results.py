@@ -19,7 +19,7 @@ from aitrader.store import scalar
 
 def _date(request: web.Request, name: str) -> str | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return parse_date(raw, field=name).isoformat()

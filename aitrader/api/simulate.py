@@ -85,7 +85,7 @@ def _flag(request: web.Request, name: str) -> bool:
 
 def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isdigit() or not lo <= int(raw) <= hi:
         raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}", field=name)

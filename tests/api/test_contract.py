@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from openapi_spec_validator import validate
+
 from tests.api.conftest import Api
 from tests.fakes.llm import finish, tools
 
@@ -146,6 +148,7 @@ async def test_openapi_and_docs(api: Api) -> None:
     """/openapi.json is OpenAPI 3.1 covering every route; /docs serves Swagger UI locally."""
     doc = await (await api.client.get("/openapi.json")).json()
     assert doc["openapi"] == "3.1.0"
+    validate(doc)  # openapi-spec-validator: a valid OpenAPI 3.1 document
     assert set(doc["paths"]) == {
         "/simulate/trigger", "/simulate/status/{job_id}", "/simulate/current",
         "/simulate/jobs", "/simulate/jobs/{job_id}/cancel", "/simulate/jobs/{job_id}/retry",
@@ -155,3 +158,29 @@ async def test_openapi_and_docs(api: Api) -> None:
         "<body>")[1].replace("/openapi.json", "")
     js = await api.client.get("/docs/static/swagger-ui-bundle.js")
     assert js.status == 200 and len(await js.read()) > 1_000_000
+
+
+async def test_different_work_beyond_the_limit_is_a_conflict(api: Api) -> None:
+    """With MAX_CONCURRENT_JOBS=2: two jobs on different models run; a third different
+    trigger touching a busy model is 409 naming the running job; after they finish the
+    limit frees up."""
+    api.llm.script("fake/trader", [finish()], delay=0.2)
+    a = await api.client.post("/simulate/trigger",
+                              json={**RANGE, "models": [api.sig("trader")]})
+    b = await api.client.post("/simulate/trigger",
+                              json={**RANGE, "models": [api.sig("momentum")]})
+    assert (a.status, b.status) == (202, 202)
+    job_a = (await a.json())["job_id"]
+    answers = await asyncio.gather(*[api.client.post(
+        "/simulate/trigger", json={**RANGE, "end_date": f"2025-10-0{7 + i % 2}"})
+        for i in range(10)])
+    assert {r.status for r in answers} == {409}
+    body = await answers[0].json()
+    assert body["error"] == "conflict" and body["current_job_id"] in (
+        job_a, (await b.json())["job_id"])
+    assert len(body["current_date_range"]) == 2
+    await wait_done(api, job_a)
+    await wait_done(api, (await b.json())["job_id"])
+    c = await api.client.post("/simulate/trigger", json={**RANGE, "end_date": "2025-10-07"})
+    assert c.status == 202
+    await wait_done(api, (await c.json())["job_id"])
