@@ -28,6 +28,7 @@ class Event:
     model: str | None = None
     date: str | None = None
     data: Mapping[str, Any] = attrs.Factory(dict)
+    text: str = attrs.field(default="", eq=False, repr=False)  # to_json() serialised, once
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "type": self.type, "time": self.time, "job_id": self.job_id,
@@ -101,6 +102,8 @@ class EventBus:
                 seq = cur.lastrowid
             assert seq is not None
             event = Event(seq, type, time, job_id, model, date, data)
+            # serialised once here, not once per viewer
+            event = attrs.evolve(event, text=json.dumps(event.to_json(), default=str))
             self.published += 1
             for sub in list(self._subscribers):
                 sub._offer(event)

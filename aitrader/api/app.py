@@ -13,9 +13,11 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from aitrader.actors.supervisor import Supervisor
 from aitrader.api import results, service, simulate, ws
 from aitrader.api.auth import auth_middleware
+from aitrader.api.cache import ReadCache
 from aitrader.api.errors import errors_middleware
 from aitrader.api.keys import (
     BUS,
+    CACHE,
     METRICS,
     SETTINGS,
     SOCKETS,
@@ -47,11 +49,12 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     bus = EventBus(app[STORE])
     app[BUS] = bus
-    metrics = app[METRICS]
+    metrics, cache = app[METRICS], app[CACHE]
     sub = bus.subscribe(maxsize=100_000)
 
     async def count() -> None:
         async for event in sub:
+            cache.invalidate(event)
             metrics.observe(event)
             sup = app.get(SUPERVISOR)
             if sup is not None:
@@ -97,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[CACHE] = ReadCache()
     app[SOCKETS] = Viewers()
     app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_store, _bus, _supervisor])

@@ -8,12 +8,14 @@ import attrs
 from aiohttp import web
 
 from aitrader.actors.supervisor import Supervisor
+from aitrader.api.cache import ReadCache
 from aitrader.api.metrics import Metrics
 from aitrader.events import EventBus
 from aitrader.settings import Settings
 from aitrader.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
+CACHE = web.AppKey("cache", ReadCache)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)

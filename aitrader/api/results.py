@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from aitrader.api.keys import STORE
+from aitrader.api.keys import CACHE, STORE
 from aitrader.errors import DataError, InvalidInput
 from aitrader.ledger.performance import benchmark_series, model_series
 from aitrader.market.calendar import nyse, parse_date
@@ -29,6 +29,11 @@ def _date(request: web.Request, name: str) -> str | None:
 
 
 async def results(request: web.Request) -> web.Response:
+    key = "&".join(f"{k}={v}" for k, v in sorted(request.query.items()))
+    return await request.app[CACHE].get("results", key, lambda: _results(request))
+
+
+async def _results(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE]
     detail = request.query.get("detail", "minimal")
     if detail not in ("minimal", "full"):
@@ -66,7 +71,7 @@ async def results(request: web.Request) -> web.Response:
             if detail == "full":
                 item.update(await _full(conn, request, r, day))
             out.append(item)
-    return web.json_response({"date": day, "results": out})
+    return {"date": day, "results": out}
 
 
 async def _full(conn: Any, request: web.Request, r: Any, day: str) -> dict[str, Any]:

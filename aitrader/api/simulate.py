@@ -10,7 +10,7 @@ from aitrader.actors.jobs import FINISHED, job_view
 from aitrader.actors.messages import JobRequest
 from aitrader.actors.supervisor import TriggerAnswer
 from aitrader.api.errors import json_body
-from aitrader.api.keys import STORE, SUPERVISOR
+from aitrader.api.keys import CACHE, STORE, SUPERVISOR
 from aitrader.errors import InvalidInput, NotFound
 from aitrader.store import scalar
 
@@ -62,7 +62,9 @@ async def trigger(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
-    return web.json_response(await job_view(request.app[STORE], job_id))
+    store = request.app[STORE]
+    return await request.app[CACHE].get(f"job:{job_id}", "status",
+                                        lambda: job_view(store, job_id))
 
 
 async def current(request: web.Request) -> web.Response:

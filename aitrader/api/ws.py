@@ -1,4 +1,5 @@
 """GET /ws: live events, with `?since=<seq>` replay first and `?job_id=` filtering.
+Without `since` a viewer gets the live stream only.
 
 The viewer subscribes before it replays, so nothing published in between is lost; events the
 replay already sent are skipped by sequence number. A viewer whose queue fills (it cannot keep
@@ -20,11 +21,11 @@ VIEWER_QUEUE = 2000
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    raw_since = request.query.get("since", "0")
-    if not raw_since.isdigit() or len(raw_since) > 18:
+    raw_since = request.query.get("since")
+    if raw_since is not None and (not raw_since.isdigit() or len(raw_since) > 18):
         raise InvalidInput("since must be a sequence number (a whole number >= 0)",
                            field="since")
-    since = int(raw_since)
+    since = int(raw_since) if raw_since is not None else None  # None: the live stream only
     job_id = request.query.get("job_id") or None
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     await ws.prepare(request)
@@ -32,11 +33,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     sub = bus.subscribe(maxsize=VIEWER_QUEUE, job_id=job_id)
     sockets.sockets.add(ws)
     metrics.viewers.inc()
-    last = since
+    last = 0
     try:
-        for event in await bus.since(since, job_id=job_id):
-            await ws.send_str(json.dumps(event.to_json()))
-            last = event.seq
+        if since is not None:
+            last = since
+            for event in await bus.since(since, job_id=job_id):
+                await ws.send_str(event.text or json.dumps(event.to_json(), default=str))
+                last = event.seq
         reader = asyncio.ensure_future(_drain(ws))
         try:
             while not ws.closed:
@@ -52,7 +55,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                    message=f"too slow; reconnect with since={last}".encode())
                     break
                 if live.seq > last:
-                    await ws.send_str(json.dumps(live.to_json()))
+                    await ws.send_str(live.text or json.dumps(live.to_json(), default=str))
                     last = live.seq
         finally:
             reader.cancel()

@@ -29,7 +29,7 @@ async def test_websocket_reconnect_with_since_gets_every_event_once(api: Api) ->
     resp = await api.client.post("/simulate/trigger", json=RANGE)
     job = (await resp.json())["job_id"]
     seen: list[dict[str, Any]] = []
-    ws = await api.client.ws_connect(f"/ws?job_id={job}")
+    ws = await api.client.ws_connect(f"/ws?job_id={job}&since=0")
     for _ in range(5):
         seen.append(json.loads((await ws.receive(timeout=10)).data))
     await ws.close()

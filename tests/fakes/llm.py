@@ -138,13 +138,14 @@ def bench_script(tool_calls: int) -> list[Turn]:
     return [tools(*calls), finish()]
 
 
-async def _serve(port: int, tool_calls: int) -> None:
+async def _serve(port: int, tool_calls: int, delay: float = 0.0) -> None:
     class Everyone(dict):  # type: ignore[type-arg]
         def get(self, key: object, default: object = None) -> object:
             return bench_script(tool_calls)
 
     fake = FakeLLM()
     fake.scripts = Everyone()
+    fake.delays = {"fake/bench": delay}
     app = web.Application()
     app.router.add_post("/v1/chat/completions", fake._handle)
     fake.requests = _Discard()
@@ -163,4 +164,5 @@ class _Discard(list):  # type: ignore[type-arg]
 if __name__ == "__main__":  # the benchmark's LLM, in its own process
     import sys
 
-    asyncio.run(_serve(int(sys.argv[1]), int(sys.argv[2])))
+    asyncio.run(_serve(int(sys.argv[1]), int(sys.argv[2]),
+                       float(sys.argv[3]) if len(sys.argv) > 3 else 0.0))
