@@ -18,6 +18,7 @@ from aitrader.api.keys import BUS, METRICS, SOCKETS
 from aitrader.errors import InvalidInput
 
 VIEWER_QUEUE = 2000
+REPLAY_PAGE = 1000
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -37,9 +38,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         if since is not None:
             last = since
-            for event in await bus.since(since, job_id=job_id):
-                await ws.send_str(event.text or json.dumps(event.to_json(), default=str))
-                last = event.seq
+            while True:  # page through everything stored after `since`
+                page = await bus.since(last, job_id=job_id, limit=REPLAY_PAGE)
+                for event in page:
+                    await ws.send_str(event.text or json.dumps(event.to_json(), default=str))
+                    last = event.seq
+                if len(page) < REPLAY_PAGE:
+                    break
         reader = asyncio.ensure_future(_drain(ws))
         try:
             while not ws.closed:

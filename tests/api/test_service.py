@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from aitrader.api.app import create_app
@@ -143,3 +144,40 @@ async def test_token_auth(servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
     assert (await client.get("/health")).status == 200
     ws = await client.ws_connect("/ws?token=s3cret-token")
     await ws.close()
+
+
+async def test_slow_viewer_is_dropped_and_catches_up(api: Api, monkeypatch: Any) -> None:
+    """A viewer whose connection is slow (each send takes 50 ms) is cut off with 1013, naming
+    the since to resume from, while the job runs on at full speed; reconnecting with that
+    since delivers the rest: every event of the job exactly once."""
+    import aitrader.api.ws as ws_module
+
+    monkeypatch.setattr(ws_module, "VIEWER_QUEUE", 5)
+    real_send = web.WebSocketResponse.send_str
+
+    async def slow_send(self: web.WebSocketResponse, data: str, compress: Any = None) -> None:
+        await asyncio.sleep(0.05)
+        await real_send(self, data, compress)
+
+    monkeypatch.setattr(web.WebSocketResponse, "send_str", slow_send)
+    slow = await api.client.ws_connect("/ws")
+    resp = await api.client.post("/simulate/trigger", json=RANGE)
+    job = (await resp.json())["job_id"]
+    done = await wait_done(api, job)  # the job is not held up by the viewer
+    assert done["status"] == "completed"
+    got: list[dict[str, Any]] = []
+    while True:
+        msg = await slow.receive(timeout=10)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+        got.append(json.loads(msg.data))
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1013
+    assert got and f"since={got[-1]['seq']}" in (msg.extra or "")
+    monkeypatch.setattr(web.WebSocketResponse, "send_str", real_send)
+    rest = await api.client.ws_connect(f"/ws?since={got[-1]['seq']}&job_id={job}")
+    more: list[dict[str, Any]] = []
+    while not more or more[-1]["type"] != "job.finished":
+        more.append(json.loads((await rest.receive(timeout=10)).data))
+    await rest.close()
+    mine = [e["seq"] for e in got if e["job_id"] == job] + [e["seq"] for e in more]
+    assert mine == await _stored_seqs(api, job)
