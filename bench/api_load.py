@@ -71,35 +71,43 @@ async def http_worker(base: str, job: str, rates: list[int], seconds: float) -> 
 
 
 async def ws_worker(base: str, viewers: int, seconds: float) -> None:
+    """Viewers read from the moment they connect; lag is counted once all are connected and
+    a second has passed (the steady state, not the connection ramp)."""
     conn = aiohttp.TCPConnector(limit=0)
     lags: list[float] = []
     received = 0
     closed = 0
-    async with aiohttp.ClientSession(base, connector=conn) as http:
-        socks = []
-        for _ in range(viewers):
-            socks.append(await http.ws_connect("/ws", heartbeat=None))
-        deadline = time.monotonic() + seconds
+    counting = asyncio.Event()
+    stop = asyncio.Event()
 
-        async def read(ws: aiohttp.ClientWebSocketResponse) -> None:
-            nonlocal received, closed
-            while time.monotonic() < deadline:
-                try:
-                    msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-                except TimeoutError:
-                    return
-                if msg.type != aiohttp.WSMsgType.TEXT:
+    async def read(ws: aiohttp.ClientWebSocketResponse) -> None:
+        nonlocal received, closed
+        while not stop.is_set():
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                if not stop.is_set():
                     closed += 1
-                    return
+                return
+            if counting.is_set():
                 now = datetime.now(UTC)
                 event = json.loads(msg.data)
                 sent = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
                 lags.append((now - sent).total_seconds() * 1000)
                 received += 1
 
-        await asyncio.gather(*(read(w) for w in socks))
+    async with aiohttp.ClientSession(base, connector=conn) as http:
+        socks, tasks = [], []
+        for _ in range(viewers):
+            ws = await http.ws_connect("/ws", heartbeat=None)
+            socks.append(ws)
+            tasks.append(asyncio.ensure_future(read(ws)))
+        await asyncio.sleep(1.0)
+        counting.set()
+        await asyncio.sleep(seconds)
+        stop.set()
         for w in socks:
             await w.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
     print(json.dumps({"viewers": viewers, "events": received, "dropped": closed,
                       "p50": pct(lags, 0.5), "p99": pct(lags, 0.99)}), flush=True)
 

@@ -16,6 +16,7 @@ from aiohttp import WSCloseCode, web
 
 from aitrader.api.keys import BUS, METRICS, SOCKETS
 from aitrader.errors import InvalidInput
+from aitrader.events import Subscription
 
 VIEWER_QUEUE = 2000
 REPLAY_PAGE = 1000
@@ -45,25 +46,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     last = event.seq
                 if len(page) < REPLAY_PAGE:
                     break
-        reader = asyncio.ensure_future(_drain(ws))
+        # the reader ends the subscription when the viewer leaves, so the loop below needs
+        # no per-event wait on two futures
+        reader = asyncio.ensure_future(_drain(ws, sub))
         try:
-            while not ws.closed:
-                getter = asyncio.ensure_future(sub.get())
-                done, _ = await asyncio.wait({getter, reader},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
-                    getter.cancel()
-                    break
-                live = getter.result()
-                if live is None:  # cut off: it could not keep up
-                    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER,
-                                   message=f"too slow; reconnect with since={last}".encode())
+            while True:
+                live = await sub.get()
+                if live is None:
+                    if sub.overflowed:  # cut off: it could not keep up
+                        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=(
+                            f"too slow; reconnect with since={last}".encode()))
                     break
                 if live.seq > last:
                     await ws.send_str(live.text or json.dumps(live.to_json(), default=str))
                     last = live.seq
         finally:
             reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
     finally:
         sub.close()
         sockets.sockets.discard(ws)
@@ -73,7 +72,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read (and ignore) what the viewer sends, until it closes."""
-    async for _ in ws:
-        pass
+async def _drain(ws: web.WebSocketResponse, sub: Subscription) -> None:
+    """Read (and ignore) what the viewer sends; when it closes, end its subscription."""
+    try:
+        async for _ in ws:
+            pass
+    finally:
+        sub.close()
