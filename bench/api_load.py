@@ -114,6 +114,23 @@ async def ws_worker(base: str, viewers: int, seconds: float) -> None:
 
 # -- the driver -----------------------------------------------------------------------------
 
+def _lag_buckets(text: str) -> dict[float, float]:
+    """Share of loop-lag ticks above each of a few bounds, from the histogram's buckets."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets: dict[float, float] = {}
+    total = 0.0
+    for fam in text_string_to_metric_families(text):
+        if fam.name == "aitrader_event_loop_lag_seconds":
+            for s in fam.samples:
+                if s.name.endswith("_bucket"):
+                    buckets[float(s.labels["le"])] = s.value
+                elif s.name.endswith("_count"):
+                    total = s.value
+    if not total:
+        return {}
+    return {b: 1 - buckets[b] / total for b in (0.01, 0.05, 0.1, 0.25) if b in buckets}
+
 async def main(viewers: int, rates: list[int]) -> None:
     from aitrader.market import demo
     from aitrader.market.calendar import nyse
@@ -179,6 +196,8 @@ async def main(viewers: int, rates: list[int]) -> None:
             ws_rows = await worker("ws", base, str(viewers))
             async with http.get(f"/simulate/status/{job}") as resp:
                 st = await resp.json()
+            async with http.get("/metrics") as resp:
+                lag = _lag_buckets(await resp.text())
     finally:
         serve.terminate()
         await serve.wait()
@@ -194,6 +213,8 @@ async def main(viewers: int, rates: list[int]) -> None:
               f"{row['p99']:>6.1f} | {row['errors']:>10} |")
     ok = [row["rate"] for row in http_rows if row["p99"] < 50 and row["errors"] == 0]
     print(f"highest rate with p99 < 50 ms: {max(ok) if ok else 'none'} requests/s")
+    print("event-loop stalls in the service (how late a 100 ms timer fired), share of ticks: "
+          + ", ".join(f"> {k * 1000:g} ms {v:.1%}" for k, v in lag.items()))
     for w in ws_rows:
         print(f"WebSocket: {w['viewers']} viewers, {w['events']} events delivered, "
               f"{w['dropped']} dropped, lag p50 {w['p50']:.1f} ms, p99 {w['p99']:.1f} ms")

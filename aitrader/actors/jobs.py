@@ -16,7 +16,7 @@ import aiosqlite
 import attrs
 
 from aitrader.errors import NotFound
-from aitrader.store import Store, utcnow
+from aitrader.store import Store, scalar, utcnow
 
 ACTIVE = ("pending", "running")
 FINISHED = ("completed", "partial", "failed", "cancelled")
@@ -159,34 +159,68 @@ def _seconds(a: str | None, b: str | None) -> float | None:
     return round((fb - fa).total_seconds(), 3)
 
 
-async def job_view(store: Store, job_id: str, *, details: bool = True) -> dict[str, Any]:
-    """The status document of API.md for one job."""
-    async with store.read() as conn:
-        job = await _get_job(conn, job_id)
-        cur = await conn.execute(
-            "SELECT model, date, status, duration_seconds, error FROM model_days "
-            "WHERE job_id = ? ORDER BY date, model", (job_id,))
-        rows = list(await cur.fetchall())
+_DETAILS_JSON = (
+    "SELECT json_group_array(json_object('date', date, 'model', model, 'status', status, "
+    "'duration_seconds', duration_seconds, 'error', error)) FROM "
+    "(SELECT * FROM model_days WHERE job_id = ? ORDER BY date, model)")
+
+
+async def _progress(conn: aiosqlite.Connection, job_id: str) -> dict[str, Any]:
+    """Counts and the running model-days, aggregated by SQLite (off the event loop)."""
+    cur = await conn.execute(
+        "SELECT status, COUNT(*) FROM model_days WHERE job_id = ? GROUP BY status", (job_id,))
     counts = {s: 0 for s in ("completed", "failed", "pending", "running", "cancelled",
                              "skipped")}
-    for r in rows:
-        counts[r[2]] = counts.get(r[2], 0) + 1
-    progress: dict[str, Any] = {
-        "total_model_days": len(rows) - counts["skipped"],
+    counts.update({s: n for s, n in await cur.fetchall()})
+    cur = await conn.execute(
+        "SELECT date, model FROM model_days WHERE job_id = ? AND status = 'running' "
+        "ORDER BY date, model", (job_id,))
+    return {
+        "total_model_days": sum(counts.values()) - counts["skipped"],
         "completed": counts["completed"], "failed": counts["failed"],
         "pending": counts["pending"], "running": counts["running"],
         "cancelled": counts["cancelled"], "skipped": counts["skipped"],
-        "current": [{"date": r[1], "model": r[0]} for r in rows if r[2] == "running"],
+        "current": [{"date": d, "model": m} for d, m in await cur.fetchall()],
     }
-    if details:
-        progress["details"] = [{"date": r[1], "model": r[0], "status": r[2],
-                                "duration_seconds": r[3], "error": r[4]} for r in rows]
+
+
+def _head(job: JobRow) -> dict[str, Any]:
     return {
         "job_id": job.id, "status": job.status,
         "date_range": [d for d in (job.date_start, job.date_end) if d],
-        "models": list(job.models), "config_path": job.config_path, "progress": progress,
+        "models": list(job.models), "config_path": job.config_path,
+    }
+
+
+def _tail(job: JobRow) -> dict[str, Any]:
+    return {
         "created_at": job.created_at, "started_at": job.started_at,
         "updated_at": job.updated_at, "completed_at": job.completed_at,
         "total_duration_seconds": _seconds(job.started_at, job.completed_at),
         "error": job.error,
     }
+
+
+async def job_view_json(store: Store, job_id: str) -> bytes:
+    """The status document with its details, serialised. The per-model-day details (thousands
+    of rows in a large job) are built as JSON by SQLite, off the event loop."""
+    async with store.read() as conn:
+        job = await _get_job(conn, job_id)
+        progress = await _progress(conn, job_id)
+        details = await scalar(conn, _DETAILS_JSON, (job_id,))
+    head = json.dumps(_head(job))[:-1]
+    prog = json.dumps(progress)[:-1]
+    tail = json.dumps(_tail(job))[1:]
+    return f'{head}, "progress": {prog}, "details": {details}}}, {tail}'.encode()
+
+
+async def job_view(store: Store, job_id: str, *, details: bool = True) -> dict[str, Any]:
+    """The status document of API.md for one job."""
+    if details:
+        doc: dict[str, Any] = json.loads(await job_view_json(store, job_id))
+        return doc
+    async with store.read() as conn:
+        job = await _get_job(conn, job_id)
+        progress = await _progress(conn, job_id)
+    return {**_head(job), "progress": progress, **_tail(job)}
+

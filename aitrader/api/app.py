@@ -35,6 +35,7 @@ from aitrader.store import Store
 log = structlog.get_logger(__name__)
 
 METRICS_TASK = web.AppKey("metrics_task", asyncio.Task)
+LAG_TASK = web.AppKey("loop_lag_task", asyncio.Task)
 SUPERVISOR_TASK = web.AppKey("supervisor_task", asyncio.Task)
 
 
@@ -62,10 +63,12 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
                     metrics.mailbox.labels(name).set(actor.mailbox.qsize())
 
     app[METRICS_TASK] = asyncio.create_task(count(), name="metrics")
+    app[LAG_TASK] = asyncio.create_task(metrics.watch_loop(), name="loop-lag")
     yield
     bus.close()
-    app[METRICS_TASK].cancel()
-    await asyncio.gather(app[METRICS_TASK], return_exceptions=True)
+    for key in (METRICS_TASK, LAG_TASK):
+        app[key].cancel()
+    await asyncio.gather(app[METRICS_TASK], app[LAG_TASK], return_exceptions=True)
 
 
 async def _supervisor(app: web.Application) -> AsyncIterator[None]:

@@ -55,7 +55,8 @@ class ReadCache:
         if entry is not None and (not entry[2] or loop.time() - entry[1] < self._coalesce):
             self.hits += 1
             return web.Response(body=entry[0], content_type="application/json")
-        body = web.json_response(await build()).body
+        built = await build()  # a document, or an already serialised body
+        body = built if isinstance(built, bytes) else web.json_response(built).body
         assert isinstance(body, bytes)
         if len(self._bodies) >= MAX_ENTRIES:
             self._bodies.pop(next(iter(self._bodies)))

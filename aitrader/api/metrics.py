@@ -6,6 +6,7 @@ no ids in labels.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +49,18 @@ class Metrics:
                             ["method", "route", "status"], registry=r)
         self.http_seconds = Histogram("aitrader_http_request_duration_seconds",
                                       "HTTP request duration", ["route"], registry=r)
+        self.loop_lag = Histogram(
+            "aitrader_event_loop_lag_seconds",
+            "How late a 100 ms timer fires: time the event loop was busy with something else",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r)
+
+    async def watch_loop(self, period: float = 0.1) -> None:
+        """Measure event-loop stalls for as long as it runs (a task owned by the app)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + period
+            await asyncio.sleep(period)
+            self.loop_lag.observe(max(0.0, loop.time() - due))
 
     def observe(self, event: Event) -> None:
         """Count what an event says."""

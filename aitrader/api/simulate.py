@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aitrader.actors.jobs import FINISHED, job_view
+from aitrader.actors.jobs import FINISHED, job_view, job_view_json
 from aitrader.actors.messages import JobRequest
 from aitrader.actors.supervisor import TriggerAnswer
 from aitrader.api.errors import json_body
@@ -22,8 +22,8 @@ def _string(doc: dict[str, Any], name: str) -> str | None:
     value = doc.get(name)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", field=name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name} must be a non-empty string (or left out)", field=name)
     return value
 
 
@@ -64,7 +64,7 @@ async def status(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     store = request.app[STORE]
     return await request.app[CACHE].get(f"job:{job_id}", "status",
-                                        lambda: job_view(store, job_id))
+                                        lambda: job_view_json(store, job_id))
 
 
 async def current(request: web.Request) -> web.Response:

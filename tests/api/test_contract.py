@@ -100,6 +100,7 @@ async def test_bad_input_gets_clear_errors(api: Api) -> None:
          "invalid_input"),
         ({"json": {"config_path": "../../etc/passwd"}}, 400, "invalid_input"),
         ({"json": {"config_path": CONFIG, "models": "all"}}, 400, "invalid_input"),
+        ({"json": {"config_path": CONFIG, "end_date": ""}}, 400, "invalid_input"),
         ({"json": [1, 2]}, 400, "invalid_input"),
     ]
     for kwargs, status, code in cases:
