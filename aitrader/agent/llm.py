@@ -92,6 +92,7 @@ class LLMAgent(BaseAgent):
         self.retry_base = retry_base
         self._sleep = sleep
         self.attempt: int | None = None
+        self._bound: tuple[tuple[str, ...], Any] | None = None
 
     async def _ask(self, bound: Any, messages: Sequence[BaseMessage], day: str) -> AIMessage:
         """One LLM call with retries; records every try."""
@@ -137,7 +138,11 @@ class LLMAgent(BaseAgent):
 
     async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
         report = SessionReport()
-        bound = self.llm.bind_tools([_openai_tool(t) for t in tools.tools.values()])
+        names = tuple(sorted(tools.tools))
+        if self._bound is None or self._bound[0] != names:  # bind once, not every model-day
+            self._bound = (names, self.llm.bind_tools(
+                [_openai_tool(tools.tools[n]) for n in names]))
+        bound = self._bound[1]
         messages: list[BaseMessage] = [
             SystemMessage(await system_prompt(self.store, day)),
             HumanMessage(f"Please analyse and update today's ({day.date}) positions."),
