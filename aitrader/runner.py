@@ -9,7 +9,6 @@ import os
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import attrs
@@ -198,8 +197,3 @@ async def _drive(store: Store, bus: EventBus, sup: Supervisor, config_name: str,
     console.print(f"job {answer.job.id}: {answer.message}")
     return await follow(store, sub, answer.job, console)
 
-
-def summary(view: dict[str, Any]) -> str:
-    p = view["progress"]
-    return (f"{view['status']}: {p['completed']} completed, {p['failed']} failed, "
-            f"{p['cancelled']} cancelled of {p['total_model_days']} model-days")

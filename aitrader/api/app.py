@@ -21,7 +21,6 @@ from aitrader.api.keys import (
     METRICS,
     SETTINGS,
     SOCKETS,
-    STOPPING,
     STORE,
     SUPERVISOR,
     Viewers,
@@ -90,7 +89,6 @@ async def _supervisor(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    app[STOPPING].set()
     for sock in list(app[SOCKETS].sockets):
         await sock.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
@@ -105,7 +103,6 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     app[CACHE] = ReadCache()
     app[SOCKETS] = Viewers()
-    app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_store, _bus, _supervisor])
     app.on_shutdown.append(_close_sockets)
     r = app.router

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import attrs
 from aiohttp import web
 
@@ -30,4 +28,3 @@ class Viewers:
 
 
 SOCKETS = web.AppKey("viewers", Viewers)
-STOPPING = web.AppKey("stopping", asyncio.Event)

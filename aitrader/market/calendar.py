@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 import functools
 import warnings
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import attrs
 
@@ -78,6 +78,3 @@ def nyse() -> Calendar:
         closes = tuple(ts.to_pydatetime().astimezone(UTC) for ts in cal.closes)
     return Calendar(sessions=sessions, closes=closes)
 
-
-def days_between(a: date, b: date) -> list[date]:
-    return [a + timedelta(days=i) for i in range((b - a).days + 1)]

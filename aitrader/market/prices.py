@@ -10,8 +10,6 @@ import attrs
 
 from aitrader.store import Store
 
-SOURCES = ("alphavantage", "aitrader", "demo")
-
 
 @attrs.frozen
 class Bar:
