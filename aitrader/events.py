@@ -83,7 +83,6 @@ class EventBus:
         self._store = store
         self._subscribers: set[Subscription] = set()
         self._order = asyncio.Lock()  # store and fan out in one order: seq order
-        self.published = 0
 
     def subscribe(self, *, maxsize: int = 1000, job_id: str | None = None) -> Subscription:
         sub = Subscription(self, maxsize, job_id)
@@ -104,7 +103,6 @@ class EventBus:
             event = Event(seq, type, time, job_id, model, date, data)
             # serialised once here, not once per viewer
             event = attrs.evolve(event, text=json.dumps(event.to_json(), default=str))
-            self.published += 1
             for sub in list(self._subscribers):
                 sub._offer(event)
         return event

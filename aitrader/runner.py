@@ -19,6 +19,7 @@ from rich.table import Table
 from aitrader.actors.jobs import ACTIVE, JobRow, job_view, jobs_with_status
 from aitrader.actors.messages import JobRequest
 from aitrader.actors.supervisor import Supervisor
+from aitrader.api.service import tool_health
 from aitrader.config import SimulationConfig, load_config
 from aitrader.errors import ConfigError
 from aitrader.events import EventBus, Subscription
@@ -48,15 +49,9 @@ async def ensure_demo_market(store: Store, config: SimulationConfig, seed: int) 
 
 
 async def _healthy(settings: Settings) -> dict[str, bool]:
-    out = {}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        for name in TOOL_SERVERS:
-            try:
-                async with http.get(settings.tool_url(name) + "/health") as r:
-                    out[name] = r.status == 200
-            except (aiohttp.ClientError, TimeoutError):
-                out[name] = False
-    return out
+        return {name: (await tool_health(http, settings.tool_url(name)))["status"] == "up"
+                for name in TOOL_SERVERS}
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ observer (events, metrics, the reasoning log).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -43,8 +44,6 @@ class ToolResult:
 
     @property
     def text(self) -> str:
-        import json
-
         return self.payload if isinstance(self.payload, str) else json.dumps(self.payload)
 
 

@@ -28,7 +28,6 @@ class ReadCache:
         # key -> (body, built at, stale)
         self._bodies: dict[tuple[str, str], tuple[bytes, float, bool]] = {}
         self._coalesce = coalesce
-        self.hits = 0
 
     def _drop(self, scopes: set[str]) -> None:
         for key in [k for k in self._bodies if k[0] in scopes]:
@@ -53,7 +52,6 @@ class ReadCache:
         loop = asyncio.get_running_loop()
         entry = self._bodies.get((scope, key))
         if entry is not None and (not entry[2] or loop.time() - entry[1] < self._coalesce):
-            self.hits += 1
             return web.Response(body=entry[0], content_type="application/json")
         built = await build()  # a document, or an already serialised body
         body = built if isinstance(built, bytes) else web.json_response(built).body

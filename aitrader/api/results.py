@@ -69,12 +69,12 @@ async def _results(request: web.Request) -> dict[str, Any]:
                 "daily_pnl": {"profit": e4_float(r[4]), "return_pct": r[5],
                               "portfolio_value": e4_float(r[3])}}
             if detail == "full":
-                item.update(await _full(conn, request, r, day))
+                item.update(await _full(conn, r, day))
             out.append(item)
     return {"date": day, "results": out}
 
 
-async def _full(conn: Any, request: web.Request, r: Any, day: str) -> dict[str, Any]:
+async def _full(conn: Any, r: Any, day: str) -> dict[str, Any]:
     model, attempt = r[0], r[1]
     tcur = await conn.execute(
         "SELECT id, action, symbol, amount, price_e4, total_e4 FROM trades "

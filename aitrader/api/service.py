@@ -19,7 +19,8 @@ NAMES = {"math": "mcp_math", "search": "mcp_search", "trade": "mcp_trade",
          "price": "mcp_getprice"}
 
 
-async def _tool(http: aiohttp.ClientSession, name: str, url: str) -> dict[str, Any]:
+async def tool_health(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    """One tool server's /health: {"status": "up"|"down", "url", "error"?}."""
     try:
         async with http.get(url + "/health") as r:
             if r.status == 200:
@@ -32,7 +33,7 @@ async def _tool(http: aiohttp.ClientSession, name: str, url: str) -> dict[str, A
 async def health(request: web.Request) -> web.Response:
     settings, store = request.app[SETTINGS], request.app[STORE]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        checks = await asyncio.gather(*[_tool(http, n, settings.tool_url(n))
+        checks = await asyncio.gather(*[tool_health(http, settings.tool_url(n))
                                         for n in TOOL_SERVERS])
     services = {NAMES[n]: c for n, c in zip(TOOL_SERVERS, checks, strict=True)}
     data_dir = settings.data_dir

@@ -6,8 +6,6 @@ every transaction; an operator can run it on a live database (`aitrader ledger c
 
 from __future__ import annotations
 
-import attrs
-
 from aitrader.ledger.book import Position, value_position
 from aitrader.store import Store
 
@@ -61,8 +59,7 @@ async def violations(store: Store, model: str | None = None) -> list[str]:
                     (name, day))
                 held = {s: n for s, n in await hcur.fetchall()}
                 snap = Position(eod[0], held)
-                if attrs.evolve(snap, shares=dict(snap.shares)) != attrs.evolve(
-                        pos, shares=dict(pos.shares)):
+                if (snap.cash_e4, dict(snap.shares)) != (pos.cash_e4, dict(pos.shares)):
                     problems.append(f"{name} {day}: snapshot differs from the trades")
                 value, _ = await value_position(conn, pos, day)
                 if value != eod[1]:
