@@ -5,13 +5,17 @@ The sequence number is the `events` table's AUTOINCREMENT key, so it is monotoni
 restarts and a viewer can resume from the last one it saw. A subscriber has a bounded queue;
 one that falls behind is cut off (its iterator ends with `overflowed` set) instead of slowing
 the publisher, and can catch up from the table.
+
+A bus may also be a mirror of a bus on another event loop (the service's simulation loop):
+a listener of the publishing bus hands each stored event to the mirror's `deliver` on the
+mirror's loop, in sequence order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -82,12 +86,23 @@ class EventBus:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._subscribers: set[Subscription] = set()
+        self._listeners: list[Callable[[Event], None]] = []
         self._order = asyncio.Lock()  # store and fan out in one order: seq order
 
     def subscribe(self, *, maxsize: int = 1000, job_id: str | None = None) -> Subscription:
         sub = Subscription(self, maxsize, job_id)
         self._subscribers.add(sub)
         return sub
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """Call `listener(event)` for every published event, in sequence order, after it is
+        stored (it must not block: it runs inside the publisher's ordering lock)."""
+        self._listeners.append(listener)
+
+    def deliver(self, event: Event) -> None:
+        """Hand a stored event to this bus's subscribers."""
+        for sub in list(self._subscribers):
+            sub._offer(event)
 
     async def publish(self, type: str, *, job_id: str | None = None, model: str | None = None,
                       date: str | None = None, **data: Any) -> Event:
@@ -103,8 +118,9 @@ class EventBus:
             event = Event(seq, type, time, job_id, model, date, data)
             # serialised once here, not once per viewer
             event = attrs.evolve(event, text=json.dumps(event.to_json(), default=str))
-            for sub in list(self._subscribers):
-                sub._offer(event)
+            self.deliver(event)
+            for listener in self._listeners:
+                listener(event)
         return event
 
     async def since(self, seq: int, *, job_id: str | None = None, limit: int = 10_000

@@ -1,5 +1,9 @@
 """`create_app()`: the service. Resources are cleanup contexts in dependency order (store,
-then the event bus and metrics, then the supervisor), so they close in reverse."""
+then the event bus and metrics, then the simulation), so they close in reverse.
+
+The supervisor and its actors run on their own event loop in a thread of this process
+(`aitrader.actors.host`); this loop only serves HTTP and WebSockets. Its event bus mirrors
+the simulation's."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import structlog
 from aiohttp import WSCloseCode, web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from aitrader.actors.supervisor import Supervisor
+from aitrader.actors.host import SimulationHost
 from aitrader.api import results, service, simulate, ws
 from aitrader.api.auth import auth_middleware
 from aitrader.api.cache import ReadCache
@@ -28,6 +32,7 @@ from aitrader.api.keys import (
 from aitrader.api.metrics import Metrics
 from aitrader.api.openapi import docs_routes, openapi
 from aitrader.events import EventBus
+from aitrader.priority import Priority
 from aitrader.settings import Settings
 from aitrader.store import Store
 
@@ -35,7 +40,6 @@ log = structlog.get_logger(__name__)
 
 METRICS_TASK = web.AppKey("metrics_task", asyncio.Task)
 LAG_TASK = web.AppKey("loop_lag_task", asyncio.Task)
-SUPERVISOR_TASK = web.AppKey("supervisor_task", asyncio.Task)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -56,14 +60,15 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
         async for event in sub:
             cache.invalidate(event)
             metrics.observe(event)
-            sup = app.get(SUPERVISOR)
-            if sup is not None:
-                for name, actor in sup.actors.items():
-                    metrics.mailbox.labels(name).set(actor.mailbox.qsize())
+            host = app.get(SUPERVISOR)
+            if host is not None:
+                for name, depth in host.mailbox_depths():
+                    metrics.mailbox.labels(name).set(depth)
 
     app[METRICS_TASK] = asyncio.create_task(count(), name="metrics")
     app[LAG_TASK] = asyncio.create_task(metrics.watch_loop(), name="loop-lag")
     yield
+    await cache.close()
     bus.close()
     for key in (METRICS_TASK, LAG_TASK):
         app[key].cancel()
@@ -72,20 +77,16 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
 
 async def _supervisor(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    sup = Supervisor(store=app[STORE], bus=app[BUS], settings=settings,
-                     configs_dir=settings.configs_dir,
-                     max_concurrent_jobs=settings.max_concurrent_jobs)
-    app[SUPERVISOR] = sup
-    app[SUPERVISOR_TASK] = asyncio.create_task(sup.run(), name="supervisor")
-    await sup.wait_started()
+    host = SimulationHost(settings, app[BUS], priority=app.get(PRIORITY))
+    await host.start()
+    app[SUPERVISOR] = host
     if not settings.api_token:
         log.warning("api_open", message="AITRADER_API_TOKEN is not set: the API is open "
                     "to anyone who can reach it")
     yield
     # stop taking work; running model-days are cancelled at a safe point and voided by the
     # actors (and any left running are voided by recovery on the next start)
-    app[SUPERVISOR_TASK].cancel()
-    await asyncio.gather(app[SUPERVISOR_TASK], return_exceptions=True)
+    await host.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -93,13 +94,21 @@ async def _close_sockets(app: web.Application) -> None:
         await sock.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-def create_app(settings: Settings) -> web.Application:
+PRIORITY = web.AppKey("priority", Priority)
+
+
+def create_app(settings: Settings, *, priority: Priority | None = None) -> web.Application:
+    """The service. With `priority` (see `aitrader.priority`; the API loop must then be a
+    `SelectorEventLoop` on `priority.api_selector()`), the simulation steps aside while the
+    API is busy."""
     metrics = Metrics()
     middlewares = [metrics.middleware(), errors_middleware]
     if settings.api_token:
         middlewares.append(auth_middleware(settings.api_token))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    if priority is not None:
+        app[PRIORITY] = priority
     app[METRICS] = metrics
     app[CACHE] = ReadCache()
     app[SOCKETS] = Viewers()

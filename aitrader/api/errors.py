@@ -9,11 +9,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from aitrader.actors.host import Unavailable
 from aitrader.errors import AITraderError, Conflict, DataError, InvalidInput, NotFound
 
 log = structlog.get_logger(__name__)
 
-STATUS = {InvalidInput: 400, NotFound: 404, DataError: 404, Conflict: 409}
+STATUS = {InvalidInput: 400, NotFound: 404, DataError: 404, Conflict: 409, Unavailable: 503}
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> web.Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 from aiohttp import web
 
-from aitrader.actors.supervisor import Supervisor
+from aitrader.actors.host import SimulationHost
 from aitrader.api.cache import ReadCache
 from aitrader.api.metrics import Metrics
 from aitrader.events import EventBus
@@ -16,7 +16,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CACHE = web.AppKey("cache", ReadCache)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
-SUPERVISOR = web.AppKey("supervisor", Supervisor)
+SUPERVISOR = web.AppKey("supervisor", SimulationHost)
 METRICS = web.AppKey("metrics", Metrics)
 
 
