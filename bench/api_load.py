@@ -184,6 +184,7 @@ async def main(viewers: int, rates: list[int]) -> None:
                                  json={"config_path": "configs/load.json",
                                        "end_date": "2025-12-31"}) as resp:
                 job = (await resp.json())["job_id"]
+            triggered = time.perf_counter()
 
             async def worker(*args: str) -> list[dict[str, Any]]:
                 proc = await asyncio.create_subprocess_exec(
@@ -196,6 +197,7 @@ async def main(viewers: int, rates: list[int]) -> None:
             ws_rows = await worker("ws", base, str(viewers))
             async with http.get(f"/simulate/status/{job}") as resp:
                 st = await resp.json()
+            ran = time.perf_counter() - triggered
             async with http.get("/metrics") as resp:
                 lag = _lag_buckets(await resp.text())
     finally:
@@ -205,7 +207,8 @@ async def main(viewers: int, rates: list[int]) -> None:
         llm.terminate()
         await llm.wait()
     print(f"API latency while a 10-model simulation runs ({os.cpu_count()} cores; job "
-          f"{st['status']}, {st['progress']['completed']} model-days done by the end)")
+          f"{st['status']}, {st['progress']['completed']} model-days done by the end, "
+          f"{st['progress']['completed'] / ran:.1f}/s under this load)")
     print("| target req/s | achieved | p50 ms | p99 ms | 5xx/errors |")
     print("|--------------|----------|--------|--------|------------|")
     for row in http_rows:
