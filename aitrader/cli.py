@@ -248,6 +248,27 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return attrs.asdict(obj)
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from aitrader.errors import InvalidInput
+    from aitrader.store.db import backup
+
+    dest = Path(args.dest)
+    if dest.exists():
+        raise InvalidInput(f"{dest} exists: a backup goes to a new file", field="dest")
+    if not settings.db_path.exists():
+        raise InvalidInput(f"there is no database at {settings.db_path}", field="db")
+    try:
+        backup(settings.db_path, dest)
+    except (sqlite3.Error, OSError) as exc:
+        dest.unlink(missing_ok=True)
+        raise AITraderError(f"the backup failed: {exc}") from None
+    console.print(f"backed up {settings.db_path} to {dest} ({dest.stat().st_size:,} bytes, "
+                  "integrity ok)", highlight=False)
+    return 0
+
+
 async def cmd_ledger_check(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.ledger.invariants import violations
 
@@ -307,6 +328,12 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return await run_demo(settings, console, end=end)
 
 
+async def cmd_prepare(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.prepare import prepare
+
+    return await prepare(settings, console)
+
+
 async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.tools.launcher import run_forever
 
@@ -352,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     chk = lc.add_parser("check", help="recompute every invariant from the trades")
     chk.add_argument("--model")
     chk.set_defaults(func=cmd_ledger_check)
+    bk = sub.add_parser("backup", help="copy the database to a new file, safely while the "
+                        "service runs")
+    bk.add_argument("dest")
+    bk.set_defaults(func=cmd_backup, sync=True)
     r = sub.add_parser("report", help="leaderboard with the QQQ benchmark")
     r.add_argument("--start")
     r.add_argument("--end")
@@ -368,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and the WebSocket; runs until Ctrl-C")
     dm.add_argument("--end", help="simulate up to this date (default: the latest session)")
     dm.set_defaults(func=cmd_demo)
+    pr = sub.add_parser("prepare", help="check the settings and the default config, and "
+                        "generate the demo market if it is used (the container runs it first)")
+    pr.set_defaults(func=cmd_prepare)
     m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C")
     m.set_defaults(func=cmd_mcp)
     return p

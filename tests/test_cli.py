@@ -40,6 +40,27 @@ def test_demo_then_status(tmp_path: Path) -> None:
     assert "includes the synthetic demo market" in st.stdout
 
 
+def test_backup_while_the_database_is_being_written(tmp_path: Path) -> None:
+    """A backup taken during writes is a consistent, complete copy; it never overwrites."""
+    import sqlite3
+
+    assert run(tmp_path, "prices", "demo", "--start", "2025-10-01", "--end", "2025-10-03"
+               ).returncode == 0
+    writer = sqlite3.connect(tmp_path / "cli.db")
+    writer.execute("BEGIN IMMEDIATE")  # a write in progress: not in the copy, not in its way
+    writer.execute("DELETE FROM prices")
+    out = run(tmp_path, "backup", str(tmp_path / "copy.db"))
+    writer.rollback()
+    writer.close()
+    assert out.returncode == 0, out.stderr
+    assert "integrity ok" in out.stdout
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT COUNT(*) FROM prices").fetchone()[0] == 102 * 3
+    copy.close()
+    again = run(tmp_path, "backup", str(tmp_path / "copy.db"))
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
 def test_real_data_import_and_october_leaderboard(tmp_path: Path) -> None:
     """Import the real prices and histories, then report October 2025 with QQQ."""
     assert run(tmp_path, "prices", "import", str(shared_data("nasdaq100-daily"))).returncode == 0

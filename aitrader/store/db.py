@@ -34,6 +34,24 @@ async def scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] =
     return None if row is None else row[0]
 
 
+def backup(src: Path, dest: Path, *, busy_timeout_ms: int = 10_000) -> None:
+    """A consistent copy of the database `src` into the new file `dest`, with SQLite's online
+    backup: safe while the service writes (in WAL mode the copy reads one snapshot and blocks
+    no writer), then checked with `PRAGMA integrity_check`. Blocking: call it off a loop."""
+    if dest.exists():
+        raise FileExistsError(dest)
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000)
+    out = sqlite3.connect(dest)
+    try:
+        source.backup(out)  # in one step: one read snapshot
+        problem = out.execute("PRAGMA integrity_check").fetchone()[0]
+        if problem != "ok":
+            raise sqlite3.DatabaseError(f"the copy failed its integrity check: {problem}")
+    finally:
+        out.close()
+        source.close()
+
+
 @asynccontextmanager
 async def _file_lock(path: Path) -> AsyncIterator[None]:
     """An exclusive advisory lock across processes (flock), taken off the event loop."""

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 def mcp_dir() -> Path:
     """The mcp/ folder: AITRADER_MCP_DIR, ./mcp, or the one beside the package."""
-    candidates = [Path(os.environ["AITRADER_MCP_DIR"])] if "AITRADER_MCP_DIR" in os.environ \
+    candidates = [Path(os.environ["AITRADER_MCP_DIR"])] if os.environ.get("AITRADER_MCP_DIR") \
         else [Path.cwd() / "mcp", Path(__file__).resolve().parents[2] / "mcp"]
     for c in candidates:
         if (c / "price_server.py").is_file():

@@ -1,0 +1,80 @@
+"""`aitrader prepare`: what a fresh start checks and sets up before the tool servers and the
+service start (the container's entrypoint runs it).
+
+It fails fast, naming every missing or wrong setting at once, instead of letting the service
+start and fail its first job: the data folder must be writable, the default config must load,
+every enabled LLM model needs an API key, and a `database` market needs prices. On the demo
+market it generates the synthetic prices, so the default works with no keys at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+
+from rich.console import Console
+
+from aitrader.config import load_config
+from aitrader.errors import AITraderError
+from aitrader.market.prices import latest_trading_day
+from aitrader.runner import ensure_demo_market
+from aitrader.settings import Settings
+from aitrader.store import Store
+
+DEFAULT_CONFIG = "default_config.json"
+
+
+def _writable(settings: Settings) -> str | None:
+    folder = settings.db_path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return (f"the database folder {folder} is not writable by uid {os.getuid()} "
+                f"({exc.strerror}): set AITRADER_DATA_DIR / AITRADER_DB, or give that uid the "
+                "folder")
+    return None
+
+
+async def prepare(settings: Settings, console: Console,
+                  env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    if (msg := _writable(settings)) is not None:
+        problems.append(msg)
+    path = settings.configs_dir / DEFAULT_CONFIG
+    try:
+        config = load_config(path)
+    except AITraderError as exc:
+        problems.append(f"the default config cannot be used: {exc.message} (AITRADER_CONFIGS_DIR"
+                        f"={settings.configs_dir})")
+        config = None
+    if config is not None:
+        for m in config.enabled:
+            if not m.is_baseline and not (m.openai_api_key or env.get("OPENAI_API_KEY")):
+                problems.append(f"model {m.signature!r} is enabled in {DEFAULT_CONFIG} but has "
+                                "no API key: set OPENAI_API_KEY (and OPENAI_API_BASE for a "
+                                "non-OpenAI endpoint), or disable the model")
+    if problems or config is None:
+        for p in problems:
+            console.print(f"[red]missing setting:[/red] {p}", highlight=False)
+        return 2
+    async with Store(settings.db_path) as store:
+        if config.market == "demo":
+            n = await ensure_demo_market(store, config, settings.demo_seed)
+            console.print(f"demo market: {n:,} bars generated" if n else
+                          "demo market: up to date", highlight=False)
+        latest = await latest_trading_day(store)
+    if latest is None:
+        how = ("run `aitrader prices fetch`" if settings.alphavantage_api_key else
+               "set ALPHAADVANTAGE_API_KEY and run `aitrader prices fetch`")
+        console.print(f"[red]missing setting:[/red] the config's market is {config.market!r} "
+                      f"but {settings.db_path} has no prices: {how}, or `aitrader prices "
+                      "import` a file", highlight=False)
+        return 2
+    enabled = ", ".join(m.signature for m in config.enabled) or "none"
+    console.print(f"ready: market {config.market} up to {latest}; models: {enabled}",
+                  highlight=False)
+    return 0
