@@ -1,6 +1,10 @@
 """Optional bearer-token auth (AITRADER_API_TOKEN): every endpoint but /health needs
 `Authorization: Bearer <token>` (the WebSocket also takes `?token=`), compared in constant
-time; 401 with `WWW-Authenticate: Bearer` otherwise."""
+time; 401 with `WWW-Authenticate: Bearer` otherwise.
+
+The dashboard page (`/` and its assets under `/ui/`) is open too: a browser cannot send a
+bearer header when it opens a page, the files hold no data, and the page asks for the token
+before it calls the API."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/"})
+OPEN_PREFIXES = ("/ui/",)
 
 
 def auth_middleware(token: str) -> Callable[..., Any]:
@@ -18,7 +23,7 @@ def auth_middleware(token: str) -> Callable[..., Any]:
 
     @web.middleware
     async def check(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
             response: web.StreamResponse = await handler(request)
             return response
         header = request.headers.get("Authorization", "")

@@ -142,9 +142,12 @@ def document() -> dict[str, Any]:
                                _q("end_date", _DATE)],
                 "responses": {"200": _json({"type": "object", "required": [
                     "models", "benchmark"], "properties": {
-                    "start_date": {"type": "string"}, "end_date": {"type": "string"},
+                    "start_date": {"type": ["string", "null"]},
+                    "end_date": {"type": ["string", "null"]},
                     "models": {"type": "object", "additionalProperties": _SERIES},
-                    "benchmark": _SERIES}}, "performance"), **_errors(400, 401, 404)}}},
+                    "benchmark": {"anyOf": [_SERIES, {"type": "null"}]}}},
+                    "performance (empty, with a null benchmark, before any model has a "
+                    "history)"), **_errors(400, 401, 404)}}},
             "/health": {"get": {
                 "summary": "Health of the service and the tool servers", "security": [],
                 "responses": {"200": _json({"type": "object"}, "healthy"),
@@ -166,6 +169,14 @@ async def docs(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "docs.html")
 
 
+async def dashboard(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "dashboard" / "index.html",
+                            headers={"Cache-Control": "no-cache"})
+
+
 def docs_routes(app: web.Application) -> None:
     app.router.add_get("/docs", docs)
     app.router.add_static("/docs/static", STATIC / "swagger-ui", show_index=False)
+    # the live dashboard page (aitrader/api/static/dashboard): no CDN, no build step
+    app.router.add_get("/", dashboard)
+    app.router.add_static("/ui", STATIC / "dashboard", show_index=False)

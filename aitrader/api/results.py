@@ -112,7 +112,11 @@ async def performance(request: web.Request) -> web.Response:
         models = list(await cur.fetchall())
         last = await scalar(conn, "SELECT MAX(date) FROM prices WHERE symbol = 'QQQ'")
     if not models:
-        raise DataError(f"no model {model[:64]!r}" if model else "no models yet", model=model)
+        if model:
+            raise DataError(f"no model {model[:64]!r}", model=model)
+        # nothing yet: an empty board, not an error, for a dashboard
+        return web.json_response({"start_date": None, "end_date": None, "models": {},
+                                  "benchmark": None})
     if last is None:
         raise DataError("no QQQ prices yet")
     end = min(end or last, last)

@@ -57,5 +57,7 @@ async def health(request: web.Request) -> web.Response:
         storage["error"] = "the data directory is not writable"
     body = {"status": "healthy" if healthy else "unhealthy",
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "services": services, "storage": storage, "database": database}
+            "services": services, "storage": storage, "database": database,
+            # tells the dashboard page whether to ask for a token (not a secret)
+            "auth_required": bool(settings.api_token)}
     return web.json_response(body, status=200 if healthy else 503)
