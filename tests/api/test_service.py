@@ -142,9 +142,19 @@ async def test_token_auth(servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
         if path != "/ws":
             resp = await client.request(method, path, headers=good)
             assert resp.status != 401, path
-    assert (await client.get("/health")).status == 200
+    health = await client.get("/health")
+    assert health.status == 200 and (await health.json())["auth_required"] is True
     ws = await client.ws_connect("/ws?token=s3cret-token")
     await ws.close()
+    # the dashboard page and its assets hold no data: a browser opens them without a header
+    page = await client.get("/")
+    assert page.status == 200 and page.content_type == "text/html"
+    assert '<script src="/ui/app.js"' in await page.text()
+    for asset, kind in (("/ui/app.js", "javascript"), ("/ui/app.css", "text/css")):
+        resp = await client.get(asset)
+        assert resp.status == 200 and kind in resp.content_type, asset
+    for outside in ("/ui/../../settings.py", "/ui/%2e%2e/openapi.py", "/ui/"):
+        assert (await client.get(outside)).status in (401, 403, 404), outside  # never a file
 
 
 async def test_slow_viewer_is_dropped_and_catches_up(api: Api, monkeypatch: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aitrader.tools.ports import free_ports
-from tests.windmill.conftest import Service
+from tests.live import Service
 from tests.windmill.test_scripts import stored_equals_service
 from tests.windmill.workspace import Flow, ScriptFailed, rows
 

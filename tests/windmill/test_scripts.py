@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from aitrader.tools.ports import free_ports
-from tests.windmill.conftest import Service
+from tests.live import Service
 from tests.windmill.workspace import ScriptFailed, rows, run_script
 
 RUNTIMES = ["bun", "deno"]
