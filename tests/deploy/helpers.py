@@ -57,3 +57,20 @@ def http(method: str, url: str, body: dict[str, Any] | None = None,
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
+
+
+def run_demo_job(base: str, seconds: float = 180) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Trigger the default config up to 2025-10-10, wait for `completed`, read /results: the
+    job's final status and the results, after checking both."""
+    status, body = http("POST", f"{base}/simulate/trigger", {"end_date": "2025-10-10"})
+    assert status == 202, (status, body)
+    deadline = time.monotonic() + seconds
+    while (view := http("GET", f"{base}/simulate/status/{body['job_id']}")[1])["status"] \
+            != "completed":
+        assert view["status"] in ("pending", "running"), view
+        assert time.monotonic() < deadline, view
+        time.sleep(0.3)
+    status, results = http("GET", f"{base}/results")
+    assert status == 200 and results["date"] == "2025-10-10", results
+    assert sorted(r["model"] for r in results["results"]) == ["buy-and-hold", "momentum"]
+    return view, results

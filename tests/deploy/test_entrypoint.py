@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from aitrader.tools.ports import free_ports
-from tests.deploy.helpers import ROOT, alive, http, wait_gone
+from tests.deploy.helpers import ROOT, alive, http, run_demo_job, wait_gone
 
 ENTRYPOINT = ROOT / "entrypoint.sh"
 pytestmark = pytest.mark.timeout(300)
@@ -78,17 +78,7 @@ def test_starts_serves_a_job_and_stops_with_its_tool_servers(
     proc, base, tmp = started
     pids = tool_pids(tmp)
     assert len(pids) == 4 and all(alive(p) for p in pids)
-    status, body = http("POST", f"{base}/simulate/trigger", {"end_date": "2025-10-10"})
-    assert status == 202, body
-    job = body["job_id"]
-    deadline = time.monotonic() + 120
-    while (view := http("GET", f"{base}/simulate/status/{job}")[1])["status"] != "completed":
-        assert view["status"] in ("pending", "running"), view
-        assert time.monotonic() < deadline, view
-        time.sleep(0.3)
-    status, results = http("GET", f"{base}/results")
-    assert status == 200 and results["date"] == "2025-10-10"
-    assert {r["model"] for r in results["results"]} == {"buy-and-hold", "momentum"}
+    run_demo_job(base)
 
     proc.send_signal(signal.SIGTERM)  # the API itself: entrypoint.sh exec'd it
     assert proc.wait(timeout=40) == 0
