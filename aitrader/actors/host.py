@@ -112,6 +112,12 @@ class SimulationHost:
     async def retry(self, job_id: str) -> TriggerAnswer:
         return await self._call(lambda sup: sup.retry(job_id))
 
+    @property
+    def running(self) -> bool:
+        """The simulation loop is up and its supervisor takes messages."""
+        thread = self._thread
+        return self._sup is not None and thread is not None and thread.is_alive()
+
     def mailbox_depths(self) -> list[tuple[str, int]]:
         """(model, messages waiting) per actor; safe to call from any thread."""
         sup = self._sup

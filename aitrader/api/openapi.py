@@ -74,7 +74,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "invalid input", 401: "missing or wrong bearer token", 404: "not found",
-            409: "conflict", 413: "body too large", 415: "body is not JSON"}
+            409: "conflict", 413: "body too large", 415: "body is not JSON",
+            503: "the simulation is not running (the service is starting or stopping)"}
     out = {str(c): _json(_CONFLICT if c == 409 else _ERROR, text[c]) for c in codes}
     return out
 
@@ -101,7 +102,7 @@ def document() -> dict[str, Any]:
                 "summary": "Trigger a simulation (catch-up without dates)",
                 "requestBody": {"required": False,
                                 "content": {"application/json": {"schema": _TRIGGER_BODY}}},
-                "responses": {**trigger_answers, **_errors(400, 401, 409, 413, 415)}}},
+                "responses": {**trigger_answers, **_errors(400, 401, 409, 413, 415, 503)}}},
             "/simulate/status/{job_id}": {"get": {
                 "summary": "A job's status and progress", "parameters": [_JOB_ID],
                 "responses": {"200": _json(_JOB, "the job"), **_errors(401, 404)}}},
@@ -123,11 +124,11 @@ def document() -> dict[str, Any]:
                     **_errors(400, 401)}}},
             "/simulate/jobs/{job_id}/cancel": {"post": {
                 "summary": "Cancel a running job", "parameters": [_JOB_ID],
-                "responses": {"202": _json(_JOB, "cancelling"), **_errors(401, 404, 409)}}},
+                "responses": {"202": _json(_JOB, "cancelling"), **_errors(401, 404, 409, 503)}}},
             "/simulate/jobs/{job_id}/retry": {"post": {
                 "summary": "A new job for a job's failed and cancelled model-days",
                 "parameters": [_JOB_ID],
-                "responses": {**trigger_answers, **_errors(400, 401, 404, 409)}}},
+                "responses": {**trigger_answers, **_errors(400, 401, 404, 409, 503)}}},
             "/results": {"get": {
                 "summary": "Positions and P&L of a date",
                 "parameters": [_q("date", _DATE), _q("model", {"type": "string"}),

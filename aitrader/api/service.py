@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from aitrader.api.keys import SETTINGS, STORE
+from aitrader.api.keys import SETTINGS, STORE, SUPERVISOR
 from aitrader.settings import TOOL_SERVERS
 from aitrader.store import scalar
 
@@ -51,13 +51,16 @@ async def health(request: web.Request) -> web.Response:
     except Exception as exc:  # the database being unusable is what this reports
         database = {"status": "down", "path": settings.db_path.name,
                     "error": type(exc).__name__}
+    host = request.app.get(SUPERVISOR)
+    simulation = {"status": "up" if host is not None and host.running else "down"}
     healthy = all(c["status"] == "up" for c in checks) and database["status"] == "up" \
-        and writable
+        and writable and simulation["status"] == "up"
     if not writable:
         storage["error"] = "the data directory is not writable"
     body = {"status": "healthy" if healthy else "unhealthy",
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "services": services, "storage": storage, "database": database,
+            "simulation": simulation,
             # tells the dashboard page whether to ask for a token (not a secret)
             "auth_required": bool(settings.api_token)}
     return web.json_response(body, status=200 if healthy else 503)

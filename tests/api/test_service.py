@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from aitrader.api.app import create_app
+from aitrader.api.keys import SUPERVISOR
 from aitrader.tools.ports import free_ports
 from tests.api.conftest import Api, Client, api_settings, write_config
 from tests.api.test_contract import RANGE, wait_done
@@ -114,6 +115,14 @@ async def test_health_turns_503_when_a_tool_server_stops(
         await asyncio.to_thread(wait_healthy, [f"http://127.0.0.1:{port}"])
         resp = await client.get("/health")
         assert resp.status == 200 and (await resp.json())["status"] == "healthy"
+        assert (await resp.json())["simulation"] == {"status": "up"}
+        # the simulation loop gone (as if its thread died): unhealthy, and triggers say so
+        await client.app[SUPERVISOR].stop()
+        resp = await client.get("/health")
+        body = await resp.json()
+        assert resp.status == 503 and body["simulation"] == {"status": "down"}
+        resp = await client.post("/simulate/trigger", json={})
+        assert resp.status == 503 and (await resp.json())["error"] == "unavailable"
     finally:
         proc.terminate()
         await proc.wait()
