@@ -96,12 +96,22 @@ class SimulationHost:
         async def run() -> T:
             return await ask(sup)
 
+        coro = run()
         try:
-            future = asyncio.run_coroutine_threadsafe(run(), loop)
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
         except RuntimeError:
+            coro.close()
             raise Unavailable("the simulation is not running (the service is stopping)") \
                 from None
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if future.cancelled() and task is not None and not task.cancelling():
+                # the simulation loop ended under the message, not this request
+                raise Unavailable("the simulation stopped before it answered (the service "
+                                  "is stopping)") from None
+            raise
 
     async def trigger(self, request: JobRequest) -> TriggerAnswer:
         return await self._call(lambda sup: sup.trigger(request))

@@ -72,3 +72,27 @@ async def test_a_host_that_cannot_start_says_why(servers: Servers, tmp_path: Pat
         with pytest.raises(OSError, match="Not a directory"):
             await host.start()
         await host.stop()
+
+
+async def test_a_message_in_flight_when_the_loop_stops_is_unavailable(
+        servers: Servers, tmp_path: Path) -> None:
+    """A request whose message the stopping loop never answers gets a clear 503 error, not a
+    cancelled handler."""
+    settings = attrs.evolve(servers.settings, configs_dir=tmp_path)
+    async with Store(servers.db) as store:
+        host = SimulationHost(settings, EventBus(store))
+        await host.start()
+        started = threading.Event()  # set on the simulation's thread, read on this one
+
+        async def never(sup: object) -> None:
+            started.set()
+            await asyncio.Event().wait()
+
+        pending = asyncio.ensure_future(host._call(never))
+        for _ in range(100):
+            if started.is_set():
+                break
+            await asyncio.sleep(0.01)
+        await host.stop()
+        with pytest.raises(Unavailable, match="stopped before it answered"):
+            await pending
