@@ -255,12 +255,13 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.store.db import backup
 
     dest = Path(args.dest)
-    if dest.exists():
-        raise InvalidInput(f"{dest} exists: a backup goes to a new file", field="dest")
     if not settings.db_path.exists():
         raise InvalidInput(f"there is no database at {settings.db_path}", field="db")
     try:
         backup(settings.db_path, dest)
+    except FileExistsError:
+        raise InvalidInput(f"{dest} exists: a backup goes to a new file", field="dest") \
+            from None
     except (sqlite3.Error, OSError) as exc:
         dest.unlink(missing_ok=True)
         raise AITraderError(f"the backup failed: {exc}") from None

@@ -37,6 +37,12 @@ class ConfigError(InvalidInput):
     code = "invalid_config"
 
 
+class Unavailable(AITraderError):
+    """The service cannot do it now (its simulation loop is starting or stopping)."""
+
+    code = "unavailable"
+
+
 class DataError(AITraderError):
     """Market data is missing or inconsistent for what was asked."""
 

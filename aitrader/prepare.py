@@ -3,8 +3,9 @@ service start (the container's entrypoint runs it).
 
 It fails fast, naming every missing or wrong setting at once, instead of letting the service
 start and fail its first job: the data folder must be writable, the default config must load,
-every enabled LLM model needs an API key, and a `database` market needs prices. On the demo
-market it generates the synthetic prices, so the default works with no keys at all.
+every enabled model's agent must be buildable as a trigger would build it (an LLM model needs
+its API key), and a `database` market needs prices. On the demo market it generates the
+synthetic prices, so the default works with no keys at all.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Mapping
 
 from rich.console import Console
 
+from aitrader.actors.actor import make_agent
 from aitrader.config import load_config
 from aitrader.errors import AITraderError
+from aitrader.ledger import Ledger
 from aitrader.market.prices import latest_trading_day
 from aitrader.runner import ensure_demo_market
 from aitrader.settings import Settings
@@ -51,17 +54,19 @@ async def prepare(settings: Settings, console: Console,
         problems.append(f"the default config cannot be used: {exc.message} (AITRADER_CONFIGS_DIR"
                         f"={settings.configs_dir})")
         config = None
+    store = Store(settings.db_path)  # opened below; building an agent does not touch it
     if config is not None:
         for m in config.enabled:
-            if not m.is_baseline and not (m.openai_api_key or env.get("OPENAI_API_KEY")):
-                problems.append(f"model {m.signature!r} is enabled in {DEFAULT_CONFIG} but has "
-                                "no API key: set OPENAI_API_KEY (and OPENAI_API_BASE for a "
-                                "non-OpenAI endpoint), or disable the model")
+            try:  # the check a trigger makes: can this model's agent be built
+                make_agent(m, config, store=store, ledger=Ledger(store), env=dict(env))
+            except AITraderError as exc:
+                problems.append(f"model {m.signature!r} is enabled in {DEFAULT_CONFIG} but "
+                                f"cannot run: {exc.message} (or disable the model)")
     if problems or config is None:
         for p in problems:
             console.print(f"[red]missing setting:[/red] {p}", highlight=False)
         return 2
-    async with Store(settings.db_path) as store:
+    async with store:
         if config.market == "demo":
             n = await ensure_demo_market(store, config, settings.demo_seed)
             console.print(f"demo market: {n:,} bars generated" if n else

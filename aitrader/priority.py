@@ -24,8 +24,11 @@ from typing import Any
 
 
 class _Delegating(selectors.BaseSelector):
-    def __init__(self) -> None:
+    """The platform's default selector, with a Priority beside it for the subclasses."""
+
+    def __init__(self, priority: Priority) -> None:
         self._inner = selectors.DefaultSelector()
+        self._priority = priority
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
@@ -68,10 +71,6 @@ class Priority:
 
 
 class _ServingSelector(_Delegating):
-    def __init__(self, priority: Priority) -> None:
-        super().__init__()
-        self._priority = priority
-
     def select(self, timeout: float | None = None
                ) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout <= 0:  # callbacks are waiting: still busy
@@ -84,10 +83,6 @@ class _ServingSelector(_Delegating):
 
 
 class _YieldingSelector(_Delegating):
-    def __init__(self, priority: Priority) -> None:
-        super().__init__()
-        self._priority = priority
-
     def select(self, timeout: float | None = None
                ) -> list[tuple[selectors.SelectorKey, int]]:
         p = self._priority

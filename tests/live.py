@@ -1,7 +1,7 @@
 """A live aitrader service as its users meet it: `aitrader serve` and `aitrader mcp` in their
 own processes, token on, a demo market for Aug-Oct 2025 in its own database, a scripted LLM
 (0.2 s per answer) for a job that takes long enough to watch, and configs for the default
-baselines, a slow model and a model whose every day fails."""
+baselines, a slow model, a model whose every day fails and one more baseline."""
 
 from __future__ import annotations
 
@@ -83,6 +83,9 @@ def start_service(tmp: Path) -> Iterator[Service]:
         # a slow LLM (0.2 s per answer): a job that runs long enough to be in the way
         "slow.json": {"name": "slow", "basemodel": "fake/slow", "signature": "slow",
                       "openai_base_url": llm, "openai_api_key": "sk-x"},
+        # one more baseline: work of its own whenever a test needs a job that succeeds
+        "extra.json": {"name": "extra", "basemodel": "baseline/buy-and-hold",
+                       "signature": "extra"},
     }.items():
         (configs / name).write_text(json.dumps({
             "market": "database", "date_range": {"init_date": "2025-10-01"},

@@ -30,7 +30,7 @@ import structlog
 from aitrader.actors.jobs import JobRow
 from aitrader.actors.messages import JobRequest
 from aitrader.actors.supervisor import Supervisor, TriggerAnswer
-from aitrader.errors import AITraderError
+from aitrader.errors import Unavailable
 from aitrader.events import Event, EventBus
 from aitrader.priority import Priority
 from aitrader.settings import Settings
@@ -39,12 +39,6 @@ from aitrader.store import Store
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-
-
-class Unavailable(AITraderError):
-    """The simulation loop is not running (the service is starting or stopping)."""
-
-    code = "unavailable"
 
 
 class SimulationHost:

@@ -18,6 +18,7 @@ from aitrader.actors.host import SimulationHost
 from aitrader.api import results, service, simulate, ws
 from aitrader.api.auth import auth_middleware
 from aitrader.api.cache import ReadCache
+from aitrader.api.dashboard import dashboard_routes
 from aitrader.api.errors import errors_middleware
 from aitrader.api.keys import (
     BUS,
@@ -128,4 +129,5 @@ def create_app(settings: Settings, *, priority: Priority | None = None) -> web.A
     r.add_get("/ws", ws.websocket)
     r.add_get("/openapi.json", openapi)
     docs_routes(app)
+    dashboard_routes(app)
     return app

@@ -9,8 +9,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from aitrader.actors.host import Unavailable
-from aitrader.errors import AITraderError, Conflict, DataError, InvalidInput, NotFound
+from aitrader.errors import (
+    AITraderError,
+    Conflict,
+    DataError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 log = structlog.get_logger(__name__)
 

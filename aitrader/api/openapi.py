@@ -170,14 +170,6 @@ async def docs(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "docs.html")
 
 
-async def dashboard(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "dashboard" / "index.html",
-                            headers={"Cache-Control": "no-cache"})
-
-
 def docs_routes(app: web.Application) -> None:
     app.router.add_get("/docs", docs)
     app.router.add_static("/docs/static", STATIC / "swagger-ui", show_index=False)
-    # the live dashboard page (aitrader/api/static/dashboard): no CDN, no build step
-    app.router.add_get("/", dashboard)
-    app.router.add_static("/ui", STATIC / "dashboard", show_index=False)

@@ -12,9 +12,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from aitrader.actors.host import SimulationHost, Unavailable
+from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import JobRequest
-from aitrader.errors import InvalidInput
+from aitrader.errors import InvalidInput, Unavailable
 from aitrader.events import EventBus
 from aitrader.store import Store
 from tests.servers import Servers

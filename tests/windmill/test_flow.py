@@ -88,6 +88,12 @@ def test_no_webhook_no_notification(service: Service, pg_db: dict[str, Any]) -> 
     run = Flow(flow_input(service, pg_db, config_path="configs/default_config.json"))
     run.run()
     assert run.steps == ["a"] and run.stopped  # current: stops before anything else
+    # a run with work to do and no webhook input: everything but the notification runs
+    run = Flow(flow_input(service, pg_db, config_path="configs/extra.json"))
+    results = run.run()
+    assert not run.stopped and run.steps[-2:] == ["d", "e"] and "f" not in run.steps
+    assert results["d"]["status"] == "completed" and results["f"] is None
+    assert results["e"]["result_rows"] > 0
 
 
 def failed(run: Flow) -> str:

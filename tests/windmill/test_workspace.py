@@ -205,4 +205,5 @@ def test_resource_types_and_folder() -> None:
     assert (FOLDER / "folder.meta.yaml").exists()
     names = [p.name for p in FOLDER.rglob("*")]
     assert all(re.fullmatch(r"[\w\-.]+", n) for n in names)
-    assert all("." not in p.stem.split(".")[0] for p in FOLDER.glob("*.ts"))
+    scripts = [p for p in FOLDER.iterdir() if p.suffix in (".ts", ".py")]
+    assert scripts and all("." not in p.stem for p in scripts)  # no dots in script names
