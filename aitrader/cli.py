@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aitrader import logs
+from aitrader import logs, priority
 from aitrader.errors import AITraderError
 from aitrader.market.calendar import nyse, parse_date
 from aitrader.settings import Settings
@@ -295,30 +294,14 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import gc
-
     from aiohttp import web
 
     from aitrader.api.app import create_app
-    from aitrader.priority import Priority
+    from aitrader.priority import ServingLoop
 
     logs.configure(level="INFO")
-    # The API and the simulation share the GIL (aitrader.priority): a thread waiting for it
-    # waits up to the switch interval, 5 ms by default, at every step of every request.
-    sys.setswitchinterval(0.001)
-    priority = Priority()
-    app = create_app(settings, priority=priority)
-
-    async def freeze_heap(app: web.Application) -> None:
-        # What start-up built (modules, clients, calendars) lives as long as the process;
-        # frozen, a full collection no longer walks it and stops every thread for ~100 ms
-        # instead of a few.
-        gc.collect()
-        gc.freeze()
-
-    app.on_startup.append(freeze_heap)
-    web.run_app(app, host=settings.api_host, port=settings.api_port, print=None,
-                shutdown_timeout=30, loop=asyncio.SelectorEventLoop(priority.api_selector()))
+    web.run_app(create_app(settings), host=settings.api_host, port=settings.api_port,
+                print=None, shutdown_timeout=30, loop=ServingLoop())
     return 0
 
 
@@ -419,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = attrs.evolve(settings, db_path=Path(args.db))
         if getattr(args, "sync", False):
             return int(args.func(settings, args))
-        return int(asyncio.run(args.func(settings, args)))
+        return int(priority.run(args.func(settings, args)))
     except AITraderError as exc:
         err.print(f"error: {exc.message}")
         return 2

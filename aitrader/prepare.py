@@ -3,9 +3,9 @@ service start (the container's entrypoint runs it).
 
 It fails fast, naming every missing or wrong setting at once, instead of letting the service
 start and fail its first job: the data folder must be writable, the default config must load,
-every enabled model's agent must be buildable as a trigger would build it (an LLM model needs
-its API key), and a `database` market needs prices. On the demo market it generates the
-synthetic prices, so the default works with no keys at all.
+every enabled model must pass the check a trigger makes (`check_model`: a known class, and
+an API key for an LLM model), and a `database` market needs prices. On the demo market it
+generates the synthetic prices, so the default works with no keys at all.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from collections.abc import Mapping
 
 from rich.console import Console
 
-from aitrader.actors.actor import make_agent
+from aitrader.agent.factory import check_model
 from aitrader.config import load_config
 from aitrader.errors import AITraderError
-from aitrader.ledger import Ledger
 from aitrader.market.prices import latest_trading_day
 from aitrader.runner import ensure_demo_market
 from aitrader.settings import Settings
@@ -54,11 +53,11 @@ async def prepare(settings: Settings, console: Console,
         problems.append(f"the default config cannot be used: {exc.message} (AITRADER_CONFIGS_DIR"
                         f"={settings.configs_dir})")
         config = None
-    store = Store(settings.db_path)  # opened below; building an agent does not touch it
+    store = Store(settings.db_path)  # opened below, once the settings are known to be usable
     if config is not None:
         for m in config.enabled:
-            try:  # the check a trigger makes: can this model's agent be built
-                make_agent(m, config, store=store, ledger=Ledger(store), env=dict(env))
+            try:  # the check a trigger makes: can this model run
+                check_model(m, config, env)
             except AITraderError as exc:
                 problems.append(f"model {m.signature!r} is enabled in {DEFAULT_CONFIG} but "
                                 f"cannot run: {exc.message} (or disable the model)")

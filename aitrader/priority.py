@@ -13,14 +13,20 @@ request wait. Instead:
   advances but the API runs almost undisturbed.
 
 Both hooks use asyncio's public `SelectorEventLoop(selector)` seam; nothing else changes.
+The API's loop is a `ServingLoop` (a selector loop that carries its `Priority`); every command
+that hosts the simulation runs on one (`run`, or `ServingLoop()` for aiohttp's `run_app`),
+and so do the tests, so the host finds the priority on the loop that starts it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import selectors
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class _Delegating(selectors.BaseSelector):
@@ -93,3 +99,21 @@ class _YieldingSelector(_Delegating):
                 time.sleep(p.step)
             p.yielded += time.perf_counter() - start
         return self._inner.select(timeout)
+
+
+class ServingLoop(asyncio.SelectorEventLoop):
+    """The API's event loop: a selector loop whose `priority` the simulation's loop yields to."""
+
+    def __init__(self) -> None:
+        self.priority = Priority()
+        super().__init__(self.priority.api_selector())
+
+
+def priority_of(loop: asyncio.AbstractEventLoop) -> Priority | None:
+    return loop.priority if isinstance(loop, ServingLoop) else None
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on a ServingLoop."""
+    with asyncio.Runner(loop_factory=ServingLoop) as runner:
+        return runner.run(main)

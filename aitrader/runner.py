@@ -3,23 +3,19 @@ leaderboard. The tool servers are started for it unless they already answer."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import aiohttp
 import attrs
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from aitrader.actors.jobs import ACTIVE, JobRow, job_view, jobs_with_status
-from aitrader.actors.messages import JobRequest
-from aitrader.actors.supervisor import Supervisor
-from aitrader.api.service import tool_health
+from aitrader.actors.host import SimulationHost
+from aitrader.actors.messages import AnswerKind, JobRequest
 from aitrader.config import SimulationConfig, load_config
 from aitrader.errors import ConfigError
 from aitrader.events import EventBus, Subscription
@@ -29,6 +25,9 @@ from aitrader.market.calendar import nyse
 from aitrader.market.prices import upsert_bars
 from aitrader.settings import TOOL_SERVERS, Settings
 from aitrader.store import Store
+from aitrader.store import jobs as jobstore
+from aitrader.store.jobs import DayStatus, JobRow
+from aitrader.tools.health import probe_all
 from aitrader.tools.launcher import ToolServers
 
 
@@ -48,16 +47,11 @@ async def ensure_demo_market(store: Store, config: SimulationConfig, seed: int) 
     return await upsert_bars(store, demo.generate(cal, start, end, seed=seed))
 
 
-async def _healthy(settings: Settings) -> dict[str, bool]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        return {name: (await tool_health(http, settings.tool_url(name)))["status"] == "up"
-                for name in TOOL_SERVERS}
-
-
 @contextlib.asynccontextmanager
 async def tool_servers(settings: Settings) -> AsyncIterator[str]:
     """Use the running tool servers, or start all four for the duration."""
-    up = await _healthy(settings)
+    up = {name: c["status"] == "up"
+          for name, c in (await probe_all(settings, TOOL_SERVERS)).items()}
     if all(up.values()):
         yield "running"
         return
@@ -95,21 +89,23 @@ class Progress:
 
 
 async def follow(store: Store, sub: Subscription, job: JobRow, console: Console) -> str:
-    view = await job_view(store, job.id)
+    view = await jobstore.job_view(store, job.id)
     p = Progress()
-    for d in view["progress"]["details"]:
-        if d["status"] == "skipped":
+    for d in view.details or ():
+        if d.status == DayStatus.SKIPPED:
             continue
-        p.totals[d["model"]] = p.totals.get(d["model"], 0) + 1
-        if d["status"] == "completed":
-            p.done[d["model"]] = p.done.get(d["model"], 0) + 1
-    if view["status"] not in ACTIVE:
-        return str(view["status"])
+        p.totals[d.model] = p.totals.get(d.model, 0) + 1
+        if d.status == DayStatus.COMPLETED:
+            p.done[d.model] = p.done.get(d.model, 0) + 1
+    if not view.job.active:
+        return view.job.status.value
     title = f"job {job.id[:8]}  {job.date_start} to {job.date_end}"
     status = "running"
     with Live(p.table(title), console=console, refresh_per_second=4, transient=False) as live:
         async for e in sub:
             m = e.model or ""
+            if e.job_id != job.id:
+                continue
             if e.type == "model_day.started":
                 p.current[m] = e.date or "-"
             elif e.type == "model_day.tool_call":
@@ -121,7 +117,7 @@ async def follow(store: Store, sub: Subscription, job: JobRow, console: Console)
                 else:
                     p.failed[m] = p.failed.get(m, 0) + 1
                 p.current[m] = "-"
-            elif e.type == "job.finished" and e.job_id == job.id:
+            elif e.type == "job.finished":
                 status = str(e.data.get("status"))
                 live.update(p.table(title))
                 break
@@ -147,11 +143,10 @@ def leaderboard_table(board: Leaderboard) -> Table:
 
 
 async def run_simulation(settings: Settings, config_file: Path, *, start: str | None,
-                         end: str | None, console: Console,
-                         max_concurrent_jobs: int = 1) -> int:
+                         end: str | None, console: Console) -> int:
     config = load_config(config_file)
-    configs_dir = config_file.parent
-    async with Store(settings.db_path) as store:
+    settings = attrs.evolve(settings, configs_dir=config_file.parent)
+    async with Store(settings.db_path, busy_timeout_ms=settings.db_busy_timeout_ms) as store:
         if config.market == "demo":
             n = await ensure_demo_market(store, config, settings.demo_seed)
             if n:
@@ -159,31 +154,24 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
         async with tool_servers(settings) as how:
             console.print(f"tool servers {how}")
             bus = EventBus(store)
-            sup = Supervisor(store=store, bus=bus, settings=settings, configs_dir=configs_dir,
-                             max_concurrent_jobs=max_concurrent_jobs)
-            task = asyncio.create_task(sup.run(), name="supervisor")
-            try:
-                status = await _drive(store, bus, sup, config_file.name, start, end, console)
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            sub = bus.subscribe(maxsize=1_000_000)
+            async with SimulationHost(settings, bus) as host:
+                status = await _drive(store, sub, host, config_file.name, start, end, console)
         models = [m.signature for m in config.enabled]
         board = await leaderboard(store, nyse(), start=start, end=end, models=models)
     console.print(leaderboard_table(board))
     return 0 if status in ("completed", "current") else 1
 
 
-async def _drive(store: Store, bus: EventBus, sup: Supervisor, config_name: str,
+async def _drive(store: Store, sub: Subscription, host: SimulationHost, config_name: str,
                  start: str | None, end: str | None, console: Console) -> str:
-    sub = bus.subscribe(maxsize=1_000_000)
-    await sup.wait_started()
     status = "current"
     # a job a crash interrupted was resumed by the supervisor: see it through first
-    for job in await jobs_with_status(store, ACTIVE):
+    for job in await jobstore.active_jobs(store):
         console.print(f"resuming job {job.id[:8]}")
         status = await follow(store, sub, job, console)
-    answer = await sup.trigger(JobRequest(f"configs/{config_name}", start, end))
-    if answer.kind == "current":
+    answer = await host.trigger(JobRequest(config_name, start, end))
+    if answer.kind == AnswerKind.CURRENT:
         console.print(f"up to date: {answer.message} (last simulated "
                       f"{answer.last_simulation_date}, next trading day "
                       f"{answer.next_trading_day})")
@@ -191,4 +179,3 @@ async def _drive(store: Store, bus: EventBus, sup: Supervisor, config_name: str,
     assert answer.job is not None
     console.print(f"job {answer.job.id}: {answer.message}")
     return await follow(store, sub, answer.job, console)
-

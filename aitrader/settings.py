@@ -55,6 +55,8 @@ class Settings:
     configs_dir: Path = Path("configs")
     max_concurrent_jobs: int = 1
     max_body_bytes: int = 64 * 1024
+    db_busy_timeout_ms: int = 10_000
+    min_free_mb: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +95,9 @@ class Settings:
             api_token=env.get("AITRADER_API_TOKEN", ""),
             configs_dir=Path(env.get("AITRADER_CONFIGS_DIR", "configs")),
             max_concurrent_jobs=_int(env, "MAX_CONCURRENT_JOBS", 1, lo=1, hi=64),
+            db_busy_timeout_ms=_int(env, "AITRADER_DB_BUSY_TIMEOUT_MS", 10_000, lo=1,
+                                    hi=600_000),
+            min_free_mb=_int(env, "AITRADER_MIN_FREE_MB", 100),
         )
 
     def tool_url(self, server: str) -> str:

@@ -160,7 +160,8 @@ async def main(viewers: int, rates: list[int]) -> None:
                                      AITRADER_DATA_DIR=str(tmp / "data"),
                                      API_PORT=str(ports[5]), API_HOST="127.0.0.1")}
     llm = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.llm", str(ports[4]), "5", "0.05", cwd=ROOT,
+        sys.executable, "-m", "aitrader.testing.fake_llm", "--port", str(ports[4]),
+        "--tool-calls", "5", "--delay", "0.05", cwd=ROOT,
         stdout=asyncio.subprocess.PIPE)
     assert llm.stdout is not None
     await llm.stdout.readline()

@@ -23,8 +23,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+import attrs
+
+from aitrader import priority
+from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import JobRequest
-from aitrader.actors.supervisor import Supervisor
 from aitrader.events import EventBus
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
@@ -45,7 +48,8 @@ async def one(n: int, m: int, k: int) -> dict[str, float]:
         await upsert_bars(store, demo.generate(cal, date(2025, 1, 2), sessions[-1], seed=3))
     ports = free_ports(5)
     llm = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.llm", str(ports[4]), str(k), cwd=ROOT,
+        sys.executable, "-m", "aitrader.testing.fake_llm", "--port", str(ports[4]),
+        "--tool-calls", str(k), cwd=ROOT,
         stdout=asyncio.subprocess.PIPE)
     assert llm.stdout is not None
     await llm.stdout.readline()
@@ -65,24 +69,20 @@ async def one(n: int, m: int, k: int) -> dict[str, float]:
     try:
         async with Store(tmp / "sim.db", readers=4) as store:
             bus = EventBus(store)
-            sup = Supervisor(store=store, bus=bus, settings=settings, configs_dir=configs,
-                             env={})
-            task = asyncio.create_task(sup.run())
             sub = bus.subscribe(maxsize=10_000_000)
-            await sup.wait_started()
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            answer = await sup.trigger(JobRequest("configs/bench.json",
-                                                  sessions[0].isoformat(),
-                                                  sessions[-1].isoformat()))
-            assert answer.job is not None
-            status = ""
-            async for e in sub:
-                if e.type == "job.finished":
-                    status = str(e.data["status"])
-                    break
-            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            async with SimulationHost(attrs.evolve(settings, configs_dir=configs), bus,
+                                      env={}) as host:
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                answer = await host.trigger(JobRequest("configs/bench.json",
+                                                       sessions[0].isoformat(),
+                                                       sessions[-1].isoformat()))
+                assert answer.job is not None
+                status = ""
+                async for e in sub:
+                    if e.type == "job.finished":
+                        status = str(e.data["status"])
+                        break
+                wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         await servers.stop()
         llm.terminate()
@@ -110,7 +110,7 @@ def main() -> None:
     print("|----|----|----|--------------|------------------|------------------|--------"
           "|----------------|--------------------|----|")
     for n, m, k in runs:
-        r = asyncio.run(one(n, m, k))
+        r = priority.run(one(n, m, k))
         print(f"| {n:>2} | {m:>2} | {k:>2} | {r['model_days_per_s']:>12.1f} | "
               f"{r['cpu_ms_per_model_day']:>16.1f} | {r['cpu_ms_per_tool_call']:>16.2f} | "
               f"{r['wall_s']:>6.1f} | {r['peak_mb_self']:>14.0f} | "

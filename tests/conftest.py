@@ -1,9 +1,11 @@
-"""Shared fixtures: temporary stores, the real data in ../shared, the aioresponses shim."""
+"""Shared fixtures: temporary stores, the real data in ../shared, the aioresponses shim, and
+every async test on the event loop the service serves on (`aitrader.priority.ServingLoop`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,17 @@ from aioresponses import aioresponses as _aioresponses
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
 from aitrader.market.prices import upsert_bars
+from aitrader.priority import ServingLoop
 from aitrader.store import Store
-from tests.servers import servers  # noqa: F401  (the session-wide tool servers fixture)
+from tests.stack import stack, template_db  # noqa: F401  (fixtures: a database and tool servers)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
+                                  ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The loop `aitrader serve` runs on: the simulation host yields to it while it is busy."""
+    return {"serving": ServingLoop}
 SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 

@@ -102,7 +102,8 @@ def start_service(tmp: Path) -> Iterator[Service]:
                     "--end", "2025-10-31"], env=env, check=True, capture_output=True,
                    cwd=tmp)
     procs = [
-        subprocess.Popen([sys.executable, "-m", "tests.fakes.llm", str(ports[5]), "3", "0.2"],
+        subprocess.Popen([sys.executable, "-m", "aitrader.testing.fake_llm", "--port",
+                          str(ports[5]), "--tool-calls", "3", "--delay", "0.2"],
                          cwd=ROOT, stdout=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "aitrader", "mcp"], env=env, cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),

@@ -12,11 +12,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from aitrader.tools.health import probe
 from aitrader.tools.ports import free_ports, tool_env
 from tests.conftest import ROOT, shared_data
-from tests.servers import Servers, wait_healthy
+from tests.stack import Stack, wait_http
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None
@@ -112,16 +114,14 @@ def test_a_tool_server_with_bad_settings_says_so(tmp_path: Path) -> None:
 
 
 def _wait(urls: list[str], up: bool, timeout: float = 30) -> None:
+    """Until every tool server at `urls` is up (or every one down), by the service's probe."""
+    async def states() -> list[bool]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+            return [(await probe(http, url))["status"] == "up" for url in urls]
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = []
-        for url in urls:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                    states.append(r.status == 200)
-            except OSError:
-                states.append(False)
-        if all(s == up for s in states):
+        if all(s == up for s in asyncio.run(states())):
             return
         time.sleep(0.1)
     raise TimeoutError(f"servers not {'up' if up else 'down'}: {urls}")
@@ -220,20 +220,14 @@ def test_demo_drives_the_service_then_stops_on_sigterm(tmp_path: Path) -> None:
         proc.communicate()
 
 
-async def test_serve_shuts_down_gracefully(servers: Servers, tmp_path: Path) -> None:
+async def test_serve_shuts_down_gracefully(stack: Stack) -> None:
     """`aitrader serve` answers /health; on SIGTERM it closes WebSockets with 1001 and exits."""
-    import aiohttp
-
     port = free_ports(1)[0]
-    env = {**os.environ, "AITRADER_DB": str(servers.db), "API_PORT": str(port),
-           "API_HOST": "127.0.0.1", "AITRADER_DATA_DIR": str(tmp_path / "data"),
-           **{var: str(servers.settings.ports[n]) for n, var in (
-               ("math", "MATH_HTTP_PORT"), ("search", "SEARCH_HTTP_PORT"),
-               ("trade", "TRADE_HTTP_PORT"), ("price", "GETPRICE_HTTP_PORT"))}}
+    env = {**stack.env, "API_PORT": str(port), "API_HOST": "127.0.0.1"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "aitrader", "serve",
                                                 env=env, cwd=ROOT)
     try:
-        await asyncio.to_thread(wait_healthy, [f"http://127.0.0.1:{port}"])
+        await wait_http(f"http://127.0.0.1:{port}/health")
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws")
             proc.send_signal(signal.SIGTERM)

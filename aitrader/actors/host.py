@@ -1,52 +1,60 @@
-"""The service's simulation loop: the supervisor and its actors on their own event loop, in a
-thread of the service process.
+"""The one way the simulation is hosted: the supervisor and its actors on their own event loop,
+in a thread of this process, for as long as an `async with SimulationHost(...)` block lasts.
+`aitrader serve` (through `create_app`), `demo`, `run`, the tests and the benchmarks all use
+it, so what is measured is what runs.
 
 Why a second loop: the actors build LLM clients, open MCP sessions, parse completions and
 write the ledger, tens of milliseconds of Python per model-day. On the API's loop that work
-queued every request behind it (p99 of 60-640 ms at 500 requests/s while ten models ran).
-On its own loop the API waits at most a GIL switch interval for it, and the API's latency no
-longer depends on what the simulation is doing.
+queued every request behind it; on its own loop, with serving first (`aitrader.priority`:
+the simulation's loop steps aside while the API's is busy), the API's latency no longer
+depends on what the simulation is doing. docs/api.md has the measurements behind this.
 
 What crosses the thread boundary, and nothing else:
-- the API's messages to the supervisor (trigger, cancel, retry), posted with
+- the caller's commands to the supervisor (trigger, cancel, retry), posted with
   `run_coroutine_threadsafe`, whose reply (or domain error) comes back as an awaitable;
-- every stored event, handed in sequence order to a mirror bus on the API's loop
-  (`EventBus.deliver`), where the WebSocket viewers, the read cache and the metrics
-  subscribe;
+- every stored event, handed in sequence order to a mirror bus on the caller's loop
+  (`EventBus.deliver`), where viewers, the read cache, the metrics and tests subscribe;
 - mailbox depths, read as plain integers for the metrics.
 Each loop has its own `Store` on the same database file (SQLite serialises the writers).
+
+For its lifetime the host also makes the process serve well: a 1 ms GIL switch interval (a
+thread waiting for the GIL waits up to that long, at every step of every request) and a
+frozen start-up heap (a full collection would otherwise walk it and stop both loops for
+~100 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
 from typing import TypeVar
 
 import structlog
 
-from aitrader.actors.jobs import JobRow
-from aitrader.actors.messages import JobRequest
-from aitrader.actors.supervisor import Supervisor, TriggerAnswer
+from aitrader.actors.messages import JobRequest, TriggerAnswer
+from aitrader.actors.supervisor import Supervisor
 from aitrader.errors import Unavailable
 from aitrader.events import Event, EventBus
-from aitrader.priority import Priority
+from aitrader.priority import Priority, priority_of
 from aitrader.settings import Settings
 from aitrader.store import Store
+from aitrader.store.jobs import JobRow
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+SWITCH_INTERVAL = 0.001
 
 
 class SimulationHost:
     def __init__(self, settings: Settings, mirror: EventBus, *,
-                 env: dict[str, str] | None = None, readers: int = 2,
-                 priority: Priority | None = None) -> None:
+                 env: Mapping[str, str] | None = None, readers: int = 2) -> None:
         self._settings = settings
-        self._priority = priority
         self._mirror = mirror
         self._env = env
         self._readers = readers
@@ -54,26 +62,33 @@ class SimulationHost:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sup: Supervisor | None = None
         self._stop: asyncio.Event | None = None
+        self._switch = sys.getswitchinterval()
 
-    # -- the API's side ---------------------------------------------------------------------
+    # -- the caller's side ------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the thread; return once the supervisor has recovered and takes messages
-        (or raise what kept it from starting)."""
-        api_loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = api_loop.create_future()
+    async def __aenter__(self) -> SimulationHost:
+        """Start the thread; return once the supervisor has recovered and takes commands (or
+        raise what kept it from starting)."""
+        caller = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = caller.create_future()
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._thread = threading.Thread(target=self._thread_main, name="aitrader-simulation",
-                                        args=(api_loop, ready), daemon=True)
+                                        args=(caller, priority_of(caller), ready), daemon=True)
         self._thread.start()
         try:
             await ready
         except BaseException:
-            await asyncio.to_thread(self._thread.join)
+            await self.__aexit__(None, None, None)
             raise
+        gc.collect()
+        gc.freeze()
+        return self
 
-    async def stop(self) -> None:
-        """Stop taking work, stop the actors (running model-days are voided at a safe point),
-        close the simulation's store, and end the thread."""
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        """Stop taking work, stop the actors (running model-days are voided at a safe point,
+        or by recovery on the next start), close the store, end the thread."""
         loop, stop, thread = self._loop, self._stop, self._thread
         self._sup = None
         if loop is not None and stop is not None:
@@ -81,6 +96,8 @@ class SimulationHost:
                 loop.call_soon_threadsafe(stop.set)
         if thread is not None:
             await asyncio.to_thread(thread.join)
+        gc.unfreeze()
+        sys.setswitchinterval(self._switch)
 
     async def _call(self, ask: Callable[[Supervisor], Awaitable[T]]) -> T:
         sup, loop = self._sup, self._loop
@@ -102,7 +119,7 @@ class SimulationHost:
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if future.cancelled() and task is not None and not task.cancelling():
-                # the simulation loop ended under the message, not this request
+                # the simulation loop ended under the command, not this request
                 raise Unavailable("the simulation stopped before it answered (the service "
                                   "is stopping)") from None
             raise
@@ -118,7 +135,7 @@ class SimulationHost:
 
     @property
     def running(self) -> bool:
-        """The simulation loop is up and its supervisor takes messages."""
+        """The simulation loop is up and its supervisor takes commands."""
         thread = self._thread
         return self._sup is not None and thread is not None and thread.is_alive()
 
@@ -131,19 +148,17 @@ class SimulationHost:
 
     # -- the simulation thread --------------------------------------------------------------
 
-    def _thread_main(self, api_loop: asyncio.AbstractEventLoop,
+    def _thread_main(self, caller: asyncio.AbstractEventLoop, priority: Priority | None,
                      ready: asyncio.Future[None]) -> None:
-        priority = self._priority
-
         def new_loop() -> asyncio.AbstractEventLoop:
             if priority is None:
                 return asyncio.new_event_loop()
             return asyncio.SelectorEventLoop(priority.simulation_selector())
 
         with asyncio.Runner(loop_factory=new_loop) as runner:
-            runner.run(self._main(api_loop, ready))
+            runner.run(self._main(caller, ready))
 
-    async def _main(self, api_loop: asyncio.AbstractEventLoop,
+    async def _main(self, caller: asyncio.AbstractEventLoop,
                     ready: asyncio.Future[None]) -> None:
         def settle(exc: BaseException | None) -> None:
             def set_it() -> None:
@@ -153,21 +168,19 @@ class SimulationHost:
                     ready.set_result(None)
                 else:
                     ready.set_exception(exc)
-            with contextlib.suppress(RuntimeError):  # the API loop is gone: nobody waits
-                api_loop.call_soon_threadsafe(set_it)
+            with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
+                caller.call_soon_threadsafe(set_it)
 
         def forward(event: Event) -> None:
-            with contextlib.suppress(RuntimeError):  # the API loop is gone: nobody watches
-                api_loop.call_soon_threadsafe(self._mirror.deliver, event)
+            with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody watches
+                caller.call_soon_threadsafe(self._mirror.deliver, event)
 
         try:
-            async with Store(self._settings.db_path, readers=self._readers) as store:
+            async with Store(self._settings.db_path, readers=self._readers,
+                             busy_timeout_ms=self._settings.db_busy_timeout_ms) as store:
                 bus = EventBus(store)
                 bus.add_listener(forward)
-                sup = Supervisor(store=store, bus=bus, settings=self._settings,
-                                 configs_dir=self._settings.configs_dir,
-                                 max_concurrent_jobs=self._settings.max_concurrent_jobs,
-                                 env=self._env)
+                sup = Supervisor(store=store, bus=bus, settings=self._settings, env=self._env)
                 task = asyncio.create_task(sup.run(), name="supervisor")
                 started = asyncio.create_task(sup.wait_started())
                 await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)

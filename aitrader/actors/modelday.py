@@ -1,30 +1,34 @@
 """One model-day as an attempt: open it, let the agent trade, commit it or void it.
 
-A model-day ends in exactly one transaction (complete: end-of-day snapshot and P&L) or is
-voided (its trades removed in one transaction). A failure is retried up to `max_retries`
-times with exponential backoff, each retry starting from the same baseline because the failed
-attempt's trades were voided first. A cancel voids the running attempt.
+A model-day ends in exactly one transaction (complete: end-of-day snapshot, P&L and the
+job's model-day row together) or is voided (its trades removed in one transaction). A failed
+try is retried up to `max_retries` times with exponential backoff, each retry from the same
+baseline because the failed try was voided first. When the last try fails, the day and the
+model's later days in the job end `failed` (their positions would depend on it); a cancel
+voids the running try and ends the day and the later ones `cancelled`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 import structlog
 
-from aitrader.actors.jobs import model_day_update
+from aitrader import failpoints
 from aitrader.agent.base import DayContext, SessionReport
 from aitrader.agent.toolbox import Cancelled, ToolBox
 from aitrader.errors import AITraderError
 from aitrader.events import EventBus
 from aitrader.ledger import DayResult, Ledger
-from aitrader.market.calendar import nyse
+from aitrader.market.calendar import Calendar, nyse
+from aitrader.store import Store
+from aitrader.store import jobs as jobstore
+from aitrader.store.jobs import DayStatus
 from aitrader.tools.identity import Identity
 
 log = structlog.get_logger(__name__)
@@ -32,19 +36,23 @@ log = structlog.get_logger(__name__)
 
 @attrs.define
 class Runtime:
-    """The actor's own runtime config: who it is and which model-day it is in right now.
-    The MCP sessions read it on every request (identity headers)."""
+    """The actor's own runtime config: who it is, which job and model-day it is in right now,
+    and that job's cancel signal. Its MCP sessions read it on every request (identity
+    headers); its tool box reads the cancel signal before every call."""
 
     model: str
     job_id: str | None = None
     date: str | None = None
     attempt: int | None = None
-    cancel_requested: bool = False
+    cancel: asyncio.Event | None = None
 
     def identity(self) -> Identity | None:
         if self.date is None:
             return None
         return Identity(self.model, self.date, self.job_id, self.attempt)
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
 
 class Agent(Protocol):
@@ -53,7 +61,7 @@ class Agent(Protocol):
 
 @attrs.frozen
 class DayOutcome:
-    status: str  # completed | failed | cancelled
+    status: DayStatus  # completed | failed | cancelled
     tries: int
     duration_seconds: float
     result: DayResult | None = None
@@ -61,83 +69,97 @@ class DayOutcome:
     error: str | None = None
 
 
+async def end_days(store: Store, bus: EventBus, job_id: str, model: str, status: DayStatus,
+                   error: str | None, **kw: Any) -> list[tuple[str, str | None]]:
+    """End the model's open days in the job (`store.jobs.end_open_days`) and tell viewers."""
+    ended = await jobstore.end_open_days(store, job_id, model, status, error, **kw)
+    for day, why in ended:
+        await bus.publish("model_day.finished", job_id=job_id, model=model, date=day,
+                          status=status.value, error=why)
+    return ended
+
+
 async def run_model_day(
     *,
+    store: Store,
     ledger: Ledger,
     agent: Agent,
     tools: ToolBox,
     runtime: Runtime,
     day: str,
-    bus: EventBus | None = None,
+    bus: EventBus,
     max_retries: int = 3,
     base_delay: float = 1.0,
     day_limit: float = 900.0,
+    calendar: Calendar | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> DayOutcome:
     started = time.monotonic()
     model, job = runtime.model, runtime.job_id
+    prev = (calendar or nyse()).previous(date.fromisoformat(day))
     error = ""
     tries = 0
     for tries in range(1, max_retries + 2):
-        attempt = await ledger.open_attempt(model, day, job_id=job)
-        runtime.date, runtime.attempt = day, attempt
-        if bus:
+        attempt: int | None = None
+        try:
+            await tools.ensure_open()  # a session that broke on an earlier try is reopened
+            attempt = await ledger.open_attempt(
+                model, day, job_id=job,
+                also=(lambda a: [jobstore.day_running(job, model, day, a)]) if job else None)
+            runtime.date, runtime.attempt = day, attempt
             await bus.publish("model_day.started", job_id=job, model=model, date=day,
                               attempt=attempt, try_number=tries)
-        try:
-            start = await ledger.position(attempt)
-            prev = nyse().previous(date.fromisoformat(day))
-            ctx = DayContext(model, day, prev.isoformat() if prev else None, start, job,
-                             attempt)
+            ctx = DayContext(model, day, prev.isoformat() if prev else None,
+                             await ledger.position(attempt), job, attempt)
             report = await asyncio.wait_for(agent.run_trading_session(ctx, tools), day_limit)
-            if runtime.cancel_requested:
+            if runtime.cancelled():
                 raise Cancelled("the job was cancelled")
-            also = [("UPDATE attempts SET steps = ?, stop_signal = ?, summary = ?, "
-                     "tool_usage = ? WHERE id = ?",
-                     (report.steps, int(report.stop_signal), report.summary[:2000],
-                      json.dumps(dict(report.tool_usage)), attempt))]
-            if job:
-                also.append(model_day_update(job, model, day, "completed", tries=tries,
-                                             duration=time.monotonic() - started))
-            result = await ledger.complete_attempt(attempt, also=also)
+            result = await ledger.complete_attempt(
+                attempt, report=report.for_ledger(),
+                also=[jobstore.day_completed(job, model, day, time.monotonic() - started)]
+                if job else ())
         except Cancelled:
-            await ledger.void_attempt(attempt, "cancelled")
-            if bus:
-                await bus.publish("model_day.finished", job_id=job, model=model, date=day,
-                                  status="cancelled", attempt=attempt)
-            return DayOutcome("cancelled", tries, time.monotonic() - started,
+            if attempt is not None:
+                await ledger.void_attempt(attempt, "cancelled")
+            if job:
+                await end_days(store, bus, job, model, DayStatus.CANCELLED,
+                               "the job was cancelled")
+            return DayOutcome(DayStatus.CANCELLED, tries, time.monotonic() - started,
                               error="the job was cancelled")
         except asyncio.CancelledError:
-            await asyncio.shield(ledger.void_attempt(attempt, "interrupted"))
+            if attempt is not None:  # a shutdown: voided now, or by recovery on the next start
+                await asyncio.shield(ledger.void_attempt(attempt, "interrupted"))
             raise
-        except Exception as exc:  # any failure of one model-day fails that day, not the actor
-            error = _describe(exc, day_limit)
-            await ledger.void_attempt(attempt, error)
-            log.warning("model_day_failed", model=model, date=day, try_number=tries,
-                        error=error)
-            if bus:
-                await bus.publish("model_day.retry" if tries <= max_retries
-                                  else "model_day.finished", job_id=job, model=model,
-                                  date=day, attempt=attempt, error=error,
-                                  **({} if tries <= max_retries else {"status": "failed"}))
+        except Exception as exc:  # any failure of one try fails that try, not the actor
+            error = describe(exc, day_limit)
+            if attempt is not None:
+                await ledger.void_attempt(attempt, error)
+            log.warning("model_day_failed", date=day, try_number=tries, error=error)
             if tries <= max_retries:
+                await bus.publish("model_day.retry", job_id=job, model=model, date=day,
+                                  attempt=attempt, error=error)
                 await sleep(base_delay * 2 ** (tries - 1))
             continue
         finally:
             runtime.attempt = None
-        if bus:
-            await bus.publish("model_day.finished", job_id=job, model=model, date=day,
-                              status="completed", attempt=attempt, trades=result.trades,
-                              duration=round(time.monotonic() - started, 4),
-                              value=result.value_e4 / 10_000,
-                              return_pct=result.return_pct)
-        return DayOutcome("completed", tries, time.monotonic() - started, result, report)
-    return DayOutcome("failed", tries, time.monotonic() - started, error=error)
+        failpoints.hit("model_day.committed")
+        await bus.publish("model_day.finished", job_id=job, model=model, date=day,
+                          status="completed", attempt=attempt, trades=result.trades,
+                          duration=round(time.monotonic() - started, 4),
+                          value=result.value_e4 / 10_000, return_pct=result.return_pct)
+        return DayOutcome(DayStatus.COMPLETED, tries, time.monotonic() - started, result,
+                          report)
+    if job:
+        await end_days(store, bus, job, model, DayStatus.FAILED, error,
+                       duration=round(time.monotonic() - started, 4))
+    return DayOutcome(DayStatus.FAILED, tries, time.monotonic() - started, error=error)
 
 
-def _describe(exc: BaseException, limit: float) -> str:
+def describe(exc: BaseException, limit: float | None = None) -> str:
+    """An error as the API shows it: a domain error's message, else the exception's type and
+    text (never a traceback; that goes to the log)."""
     if isinstance(exc, AITraderError):
         return exc.message
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) and limit is not None:
         return f"the model-day did not finish within {limit:.0f} s"
     return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from aitrader.config import ModelConfig, SimulationConfig
-from aitrader.ledger import Ledger, Position
+from aitrader.ledger import AttemptReport, Ledger, Position
 from aitrader.money import to_e4
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class SessionReport:
     stop_signal: bool = False
     summary: str = ""
     tool_usage: Counter[str] = attrs.Factory(Counter)
+
+    def for_ledger(self) -> AttemptReport:
+        return AttemptReport(self.steps, self.stop_signal, self.summary, dict(self.tool_usage))
 
 
 class BaseAgent:

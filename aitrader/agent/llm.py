@@ -23,6 +23,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from aitrader import failpoints
 from aitrader.agent.base import STOP_SIGNAL, BaseAgent, DayContext, SessionReport
 from aitrader.agent.prompt import system_prompt
 from aitrader.agent.recorder import Recorder, Usage
@@ -40,11 +41,15 @@ class LLMError(AITraderError):
     code = "llm_failed"
 
 
-def _openai_tool(tool: Any) -> dict[str, Any]:
-    """An MCP tool (name, description, JSON-schema input) as an OpenAI function tool."""
-    return {"type": "function", "function": {
-        "name": tool.name, "description": tool.description or "",
-        "parameters": tool.inputSchema or {"type": "object", "properties": {}}}}
+def credentials(model: ModelConfig, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """(base URL, API key) for an LLM model: the model's own, else OPENAI_API_BASE and
+    OPENAI_API_KEY; ConfigError when there is no key."""
+    base_url = model.openai_base_url or env.get("OPENAI_API_BASE") or None
+    api_key = model.openai_api_key or env.get("OPENAI_API_KEY") or ""
+    if not api_key:
+        raise ConfigError(f"model {model.signature} needs an API key: set OPENAI_API_KEY "
+                          "or the model's openai_api_key", field="openai_api_key")
+    return base_url, api_key
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -77,14 +82,9 @@ class LLMAgent(BaseAgent):
                  call_retries: int = 3, retry_base: float = 1.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         super().__init__(model, config, ledger)
-        env = os.environ if env is None else env
-        base_url = model.openai_base_url or env.get("OPENAI_API_BASE") or None
-        api_key = model.openai_api_key or env.get("OPENAI_API_KEY") or ""
-        if not api_key:
-            raise ConfigError(f"model {model.signature} needs an API key: set OPENAI_API_KEY "
-                              "or the model's openai_api_key", field="openai_api_key")
-        model_name = model.basemodel
-        self.llm = ChatOpenAI(model=model_name, base_url=base_url, api_key=SecretStr(api_key),
+        base_url, api_key = credentials(model, os.environ if env is None else env)
+        self.llm = ChatOpenAI(model=model.basemodel, base_url=base_url,
+                              api_key=SecretStr(api_key),
                               timeout=config.agent_config.llm_timeout, max_retries=0)
         self.store = store
         self.recorder = recorder
@@ -92,7 +92,7 @@ class LLMAgent(BaseAgent):
         self.retry_base = retry_base
         self._sleep = sleep
         self.attempt: int | None = None
-        self._bound: tuple[tuple[str, ...], Any] | None = None
+        self._bound: tuple[int, Any] | None = None
 
     async def _ask(self, bound: Any, messages: Sequence[BaseMessage], day: str) -> AIMessage:
         """One LLM call with retries; records every try."""
@@ -100,6 +100,7 @@ class LLMAgent(BaseAgent):
         for n in range(self.call_retries + 1):
             started, t0 = utcnow(), time.perf_counter()
             wait: float | None = None
+            failpoints.hit("llm.before_call")
             try:
                 reply = await bound.ainvoke(list(messages))
             except openai.APIStatusError as exc:
@@ -138,10 +139,8 @@ class LLMAgent(BaseAgent):
 
     async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
         report = SessionReport()
-        names = tuple(sorted(tools.tools))
-        if self._bound is None or self._bound[0] != names:  # bind once, not every model-day
-            self._bound = (names, self.llm.bind_tools(
-                [_openai_tool(tools.tools[n]) for n in names]))
+        if self._bound is None or self._bound[0] != tools.version:  # bind once, not every day
+            self._bound = (tools.version, self.llm.bind_tools(tools.tools))
         bound = self._bound[1]
         messages: list[BaseMessage] = [
             SystemMessage(await system_prompt(self.store, day)),

@@ -64,13 +64,16 @@ class Recorder:
                        new: list[dict[str, Any]]) -> None:
         """Store one step's new messages, and append them to the day's log.jsonl."""
         now = utcnow()
+        path = self.log_file(day)
         async with self._store.write() as conn:
             await conn.executemany(
                 "INSERT INTO messages (attempt_id, step, role, content, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(attempt, step, m.get("role", ""), json.dumps(m, default=str), now)
                  for m in new])
-        path = self.log_file(day)
+            if step == 0 and path is not None:
+                await conn.execute("UPDATE attempts SET log_file = ? WHERE id = ?",
+                                   (str(path), attempt))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as fh:

@@ -1,9 +1,10 @@
 """`create_app()`: the service. Resources are cleanup contexts in dependency order (store,
 then the event bus and metrics, then the simulation), so they close in reverse.
 
-The supervisor and its actors run on their own event loop in a thread of this process
-(`aitrader.actors.host`); this loop only serves HTTP and WebSockets. Its event bus mirrors
-the simulation's."""
+The supervisor and its actors run in the simulation host (`aitrader.actors.host`: their own
+event loop in a thread of this process); this loop only serves HTTP and WebSockets. Its
+event bus mirrors the simulation's. Served on a `ServingLoop` (`aitrader.priority`), the
+simulation steps aside while this loop is busy."""
 
 from __future__ import annotations
 
@@ -25,15 +26,14 @@ from aitrader.api.keys import (
     CACHE,
     METRICS,
     SETTINGS,
+    SIMULATION,
     SOCKETS,
     STORE,
-    SUPERVISOR,
     Viewers,
 )
 from aitrader.api.metrics import Metrics
 from aitrader.api.openapi import docs_routes, openapi
 from aitrader.events import EventBus
-from aitrader.priority import Priority
 from aitrader.settings import Settings
 from aitrader.store import Store
 
@@ -46,7 +46,8 @@ LAG_TASK = web.AppKey("loop_lag_task", asyncio.Task)
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with Store(settings.db_path, readers=4) as store:
+    async with Store(settings.db_path, readers=4,
+                     busy_timeout_ms=settings.db_busy_timeout_ms) as store:
         app[STORE] = store
         yield
 
@@ -61,7 +62,7 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
         async for event in sub:
             cache.invalidate(event)
             metrics.observe(event)
-            host = app.get(SUPERVISOR)
+            host = app.get(SIMULATION)
             if host is not None:
                 for name, depth in host.mailbox_depths():
                     metrics.mailbox.labels(name).set(depth)
@@ -76,18 +77,16 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(app[METRICS_TASK], app[LAG_TASK], return_exceptions=True)
 
 
-async def _supervisor(app: web.Application) -> AsyncIterator[None]:
+async def _simulation(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    host = SimulationHost(settings, app[BUS], priority=app.get(PRIORITY))
-    await host.start()
-    app[SUPERVISOR] = host
-    if not settings.api_token:
-        log.warning("api_open", message="AITRADER_API_TOKEN is not set: the API is open "
-                    "to anyone who can reach it")
-    yield
-    # stop taking work; running model-days are cancelled at a safe point and voided by the
-    # actors (and any left running are voided by recovery on the next start)
-    await host.stop()
+    # stopping it stops taking work; running model-days are cancelled at a safe point and
+    # voided by the actors (and any left running are voided by recovery on the next start)
+    async with SimulationHost(settings, app[BUS]) as host:
+        app[SIMULATION] = host
+        if not settings.api_token:
+            log.warning("api_open", message="AITRADER_API_TOKEN is not set: the API is open "
+                        "to anyone who can reach it")
+        yield
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -95,25 +94,18 @@ async def _close_sockets(app: web.Application) -> None:
         await sock.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-PRIORITY = web.AppKey("priority", Priority)
-
-
-def create_app(settings: Settings, *, priority: Priority | None = None) -> web.Application:
-    """The service. With `priority` (see `aitrader.priority`; the API loop must then be a
-    `SelectorEventLoop` on `priority.api_selector()`), the simulation steps aside while the
-    API is busy."""
+def create_app(settings: Settings) -> web.Application:
+    """The service: serve it on a `ServingLoop` (see `aitrader.priority`)."""
     metrics = Metrics()
     middlewares = [metrics.middleware(), errors_middleware]
     if settings.api_token:
         middlewares.append(auth_middleware(settings.api_token))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    if priority is not None:
-        app[PRIORITY] = priority
     app[METRICS] = metrics
     app[CACHE] = ReadCache()
     app[SOCKETS] = Viewers()
-    app.cleanup_ctx.extend([_store, _bus, _supervisor])
+    app.cleanup_ctx.extend([_store, _bus, _simulation])
     app.on_shutdown.append(_close_sockets)
     r = app.router
     r.add_post("/simulate/trigger", simulate.trigger)

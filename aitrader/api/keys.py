@@ -16,7 +16,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CACHE = web.AppKey("cache", ReadCache)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
-SUPERVISOR = web.AppKey("supervisor", SimulationHost)
+SIMULATION = web.AppKey("simulation", SimulationHost)
 METRICS = web.AppKey("metrics", Metrics)
 
 

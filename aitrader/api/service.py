@@ -1,41 +1,25 @@
-"""/health: the database, the data directory, and each tool server."""
+"""/health: the database, the data directory and its disk, each tool server, the simulation."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from aitrader.api.keys import SETTINGS, STORE, SUPERVISOR
+from aitrader.api.keys import SETTINGS, SIMULATION, STORE
 from aitrader.settings import TOOL_SERVERS
 from aitrader.store import scalar
+from aitrader.tools.health import probe_all
 
 NAMES = {"math": "mcp_math", "search": "mcp_search", "trade": "mcp_trade",
          "price": "mcp_getprice"}
 
 
-async def tool_health(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-    """One tool server's /health: {"status": "up"|"down", "url", "error"?}."""
-    try:
-        async with http.get(url + "/health") as r:
-            if r.status == 200:
-                return {"status": "up", "url": url}
-            return {"status": "down", "url": url, "error": f"/health answered {r.status}"}
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return {"status": "down", "url": url, "error": type(exc).__name__}
-
-
-async def health(request: web.Request) -> web.Response:
-    settings, store = request.app[SETTINGS], request.app[STORE]
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        checks = await asyncio.gather(*[tool_health(http, settings.tool_url(n))
-                                        for n in TOOL_SERVERS])
-    services = {NAMES[n]: c for n, c in zip(TOOL_SERVERS, checks, strict=True)}
+def _storage(request: web.Request) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
     data_dir = settings.data_dir
     try:
         free = shutil.disk_usage(data_dir).free // (1024 * 1024)
@@ -43,7 +27,20 @@ async def health(request: web.Request) -> web.Response:
     except OSError:
         free, writable = 0, False
     storage: dict[str, Any] = {"data_directory": str(data_dir), "writable": writable,
-                               "free_space_mb": free}
+                               "free_space_mb": free, "min_free_mb": settings.min_free_mb}
+    if not writable:
+        storage["error"] = "the data directory is not writable"
+    elif free < settings.min_free_mb:
+        storage["error"] = (f"the data directory's disk has {free} MB free, below the "
+                            f"{settings.min_free_mb} MB the service needs (AITRADER_MIN_FREE_MB)")
+    return storage
+
+
+async def health(request: web.Request) -> web.Response:
+    settings, store = request.app[SETTINGS], request.app[STORE]
+    checks = await probe_all(settings, TOOL_SERVERS)
+    services = {NAMES[n]: c for n, c in checks.items()}
+    storage = _storage(request)
     try:
         async with store.read() as conn:
             await scalar(conn, "SELECT 1")
@@ -51,12 +48,10 @@ async def health(request: web.Request) -> web.Response:
     except Exception as exc:  # the database being unusable is what this reports
         database = {"status": "down", "path": settings.db_path.name,
                     "error": type(exc).__name__}
-    host = request.app.get(SUPERVISOR)
+    host = request.app.get(SIMULATION)
     simulation = {"status": "up" if host is not None and host.running else "down"}
-    healthy = all(c["status"] == "up" for c in checks) and database["status"] == "up" \
-        and writable and simulation["status"] == "up"
-    if not writable:
-        storage["error"] = "the data directory is not writable"
+    healthy = all(c["status"] == "up" for c in checks.values()) and \
+        database["status"] == "up" and "error" not in storage and simulation["status"] == "up"
     body = {"status": "healthy" if healthy else "unhealthy",
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "services": services, "storage": storage, "database": database,

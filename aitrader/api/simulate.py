@@ -1,4 +1,4 @@
-"""/simulate/*: handlers only validate input, post a message to the supervisor, or read."""
+"""/simulate/*: handlers only validate input, post a command to the simulation, or read."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ from typing import Any
 
 from aiohttp import web
 
-from aitrader.actors.jobs import FINISHED, job_view, job_view_json
-from aitrader.actors.messages import JobRequest
-from aitrader.actors.supervisor import TriggerAnswer
+from aitrader.actors.messages import AnswerKind, JobRequest, TriggerAnswer
+from aitrader.api import views
 from aitrader.api.errors import json_body
-from aitrader.api.keys import CACHE, STORE, SUPERVISOR
+from aitrader.api.keys import CACHE, SIMULATION, STORE
 from aitrader.errors import InvalidInput, NotFound
-from aitrader.store import scalar
+from aitrader.store import jobs as jobstore
+from aitrader.store.jobs import JobStatus
 
 DEFAULT_CONFIG = "configs/default_config.json"
-JOB_STATUSES = ("pending", "running", *FINISHED)
 
 
 def _string(doc: dict[str, Any], name: str) -> str | None:
@@ -39,43 +38,39 @@ def _request(doc: dict[str, Any]) -> JobRequest:
 
 
 async def _answer(request: web.Request, answer: TriggerAnswer) -> web.Response:
-    store = request.app[STORE]
-    if answer.kind == "current":
-        return web.json_response({"status": "current", "message": answer.message,
-                                  "last_simulation_date": answer.last_simulation_date,
-                                  "next_trading_day": answer.next_trading_day})
+    if answer.kind == AnswerKind.CURRENT:
+        return web.json_response(views.current(answer))
     assert answer.job is not None
-    view = await job_view(store, answer.job.id, details=False)
-    if answer.kind == "existing":
-        return web.json_response({**view, "message": answer.message})
-    body = {"job_id": view["job_id"], "status": "accepted", "date_range": view["date_range"],
-            "models": view["models"], "created_at": view["created_at"],
-            "message": answer.message}
-    return web.json_response(body, status=202,
-                             headers={"Location": f"/simulate/status/{view['job_id']}"})
+    if answer.kind == AnswerKind.EXISTING:  # its progress: the one read a trigger makes
+        view = await jobstore.job_view(request.app[STORE], answer.job.id, details=False)
+        return web.json_response({**views.job(view), "message": answer.message})
+    return web.json_response(views.accepted(answer), status=202,
+                             headers={"Location": f"/simulate/status/{answer.job.id}"})
 
 
 async def trigger(request: web.Request) -> web.Response:
     doc = await json_body(request, allowed={"config_path", "start_date", "end_date", "models"})
-    return await _answer(request, await request.app[SUPERVISOR].trigger(_request(doc)))
+    return await _answer(request, await request.app[SIMULATION].trigger(_request(doc)))
 
 
 async def status(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     store = request.app[STORE]
-    return await request.app[CACHE].get(f"job:{job_id}", "status",
-                                        lambda: job_view_json(store, job_id))
+
+    async def build() -> dict[str, Any]:
+        return views.job(await jobstore.job_view(store, job_id))
+
+    return await request.app[CACHE].get(f"job:{job_id}", "status", build)
 
 
 async def current(request: web.Request) -> web.Response:
     details = _flag(request, "details")
     store = request.app[STORE]
-    async with store.read() as conn:
-        newest = await scalar(conn, "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC "
-                                    "LIMIT 1")
+    newest = await jobstore.newest_job_id(store)
     if newest is None:
         raise NotFound("no job has been run yet")
-    return web.json_response(await job_view(store, newest, details=details))
+    return web.json_response(views.job(await jobstore.job_view(store, newest,
+                                                               details=details)))
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -98,29 +93,24 @@ async def jobs(request: web.Request) -> web.Response:
     limit = _int(request, "limit", 20, 1, 100)
     offset = _int(request, "offset", 0, 0, 10**9)
     wanted = request.query.get("status")
-    if wanted is not None and wanted not in JOB_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(JOB_STATUSES)}", field="status")
-    store = request.app[STORE]
-    where, params = ("WHERE status = ?", [wanted]) if wanted else ("", [])
-    async with store.read() as conn:
-        total = await scalar(conn, f"SELECT COUNT(*) FROM jobs {where}", tuple(params))
-        cur = await conn.execute(
-            f"SELECT id FROM jobs {where} ORDER BY created_at DESC, rowid DESC "
-            "LIMIT ? OFFSET ?", (*params, limit, offset))
-        ids = [r[0] for r in await cur.fetchall()]
-    views = [await job_view(store, i, details=False) for i in ids]
-    return web.json_response({"jobs": views, "total": total, "limit": limit,
-                              "offset": offset})
+    if wanted is not None and wanted not in set(JobStatus):
+        raise InvalidInput(f"status must be one of {', '.join(JobStatus)}", field="status")
+    found, total = await jobstore.job_views(
+        request.app[STORE], status=JobStatus(wanted) if wanted else None, limit=limit,
+        offset=offset)
+    return web.json_response({"jobs": [views.job(v) for v in found], "total": total,
+                              "limit": limit, "offset": offset})
 
 
 async def cancel(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
-    await request.app[SUPERVISOR].cancel(job_id)
-    view = await job_view(request.app[STORE], job_id, details=False)
-    return web.json_response({**view, "message": "cancelling: the running model-days stop "
-                              "at their next tool call and are voided"}, status=202)
+    await request.app[SIMULATION].cancel(job_id)
+    view = await jobstore.job_view(request.app[STORE], job_id, details=False)
+    return web.json_response({**views.job(view), "message": "cancelling: the running "
+                              "model-days stop at their next tool call and are voided"},
+                             status=202)
 
 
 async def retry(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
-    return await _answer(request, await request.app[SUPERVISOR].retry(job_id))
+    return await _answer(request, await request.app[SIMULATION].retry(job_id))

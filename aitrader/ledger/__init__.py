@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from aitrader.ledger.book import DayResult, Fill, Ledger, Position
+from aitrader.ledger.book import AttemptReport, DayResult, Fill, Ledger, Position
 
-__all__ = ["DayResult", "Fill", "Ledger", "Position"]
+__all__ = ["AttemptReport", "DayResult", "Fill", "Ledger", "Position"]

@@ -1,16 +1,20 @@
 """Trading by LEDGER.md: fills at the open, whole positive shares, exact money, attempts.
 
-A model-day is an attempt. Every trade is one short BEGIN IMMEDIATE transaction that re-reads
-the position (the previous end-of-day snapshot plus this attempt's trades), checks the rules
-and writes the trade tagged with the attempt. Completing the attempt writes the end-of-day
+A model-day is an attempt. Opening it copies the previous end-of-day snapshot into the
+attempt's running position (`attempts.cash_e4`, `attempt_holdings`). Every trade is one short
+BEGIN IMMEDIATE transaction that reads that running position, checks the rules, writes the
+trade tagged with the attempt and moves the running position: a trade costs the same whether
+it is the first of the day or the two-hundredth. Completing the attempt writes the end-of-day
 snapshot, its value at the close and the day's P&L in one transaction; voiding it removes its
-trades in one transaction. Refusals raise TradeRefused with a message the model can act on.
+trades and its running position in one transaction. Refusals raise TradeRefused with a
+message the model can act on.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -32,6 +36,8 @@ from aitrader.money import fmt_money
 from aitrader.store import Store, scalar, utcnow
 
 MAX_SHARES = 1_000_000_000
+
+Statement = tuple[str, tuple[Any, ...]]
 
 
 @attrs.frozen
@@ -72,6 +78,16 @@ class DayResult:
     return_pct: float
     trades: int
     stale_closes: Mapping[str, str]  # symbol -> date of the close used when D had none
+
+
+@attrs.frozen
+class AttemptReport:
+    """What the agent said about its model-day, kept with the completed attempt."""
+
+    steps: int
+    stop_signal: bool
+    summary: str
+    tool_usage: Mapping[str, int]
 
 
 @attrs.frozen
@@ -185,8 +201,11 @@ class Ledger:
 
     # -- attempts -------------------------------------------------------------------------
 
-    async def open_attempt(self, model: str, day: str, *, job_id: str | None = None) -> int:
-        """Start a model-day: the previous end-of-day is its baseline. Returns the attempt id."""
+    async def open_attempt(self, model: str, day: str, *, job_id: str | None = None,
+                           also: Callable[[int], Sequence[Statement]] | None = None) -> int:
+        """Start a model-day: the previous end-of-day is its baseline and its running position.
+        `also(attempt_id)` gives statements that commit with the opening (the job's
+        model-day row). Returns the attempt id."""
         async with self._store.write() as conn:
             cur = await conn.execute("SELECT init_date FROM models WHERE signature = ?", (model,))
             row = await cur.fetchone()
@@ -219,8 +238,13 @@ class Ledger:
                 raise Conflict(
                     f"{model} already has a running model-day; void it first", model=model
                 ) from None
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            attempt_id = cur.lastrowid
+            assert attempt_id is not None
+            att = Attempt(attempt_id, model, day, job_id, "running", prev)
+            await self._store_running(conn, att, await self._baseline(conn, att))
+            for sql, params in also(attempt_id) if also else ():
+                await conn.execute(sql, params)
+            return attempt_id
 
     async def attempt(self, attempt_id: int) -> Attempt:
         async with self._store.read() as conn:
@@ -260,23 +284,49 @@ class Ledger:
         )
         return Position(row[0], {s: n for s, n in await cur.fetchall()})
 
-    async def _current(self, conn: aiosqlite.Connection, att: Attempt) -> tuple[Position, int]:
+    @staticmethod
+    async def _store_running(conn: aiosqlite.Connection, att: Attempt, pos: Position) -> None:
+        await conn.execute("UPDATE attempts SET cash_e4 = ? WHERE id = ?", (pos.cash_e4, att.id))
+        await conn.execute("DELETE FROM attempt_holdings WHERE attempt_id = ?", (att.id,))
+        await conn.executemany(
+            "INSERT INTO attempt_holdings (attempt_id, symbol, shares) VALUES (?, ?, ?)",
+            [(att.id, sym, n) for sym, n in sorted(pos.shares.items())],
+        )
+
+    async def _current(self, conn: aiosqlite.Connection, att: Attempt) -> Position:
+        """The attempt's running position: what its trades have made of its baseline."""
+        cash = await scalar(conn, "SELECT cash_e4 FROM attempts WHERE id = ?", (att.id,))
+        if cash is None:  # opened before the running position existed: rebuild it once
+            pos = await self._replayed(conn, att)
+            await self._store_running(conn, att, pos)
+            return pos
+        cur = await conn.execute(
+            "SELECT symbol, shares FROM attempt_holdings WHERE attempt_id = ?", (att.id,)
+        )
+        return Position(cash, {s: n for s, n in await cur.fetchall()})
+
+    async def _replayed(self, conn: aiosqlite.Connection, att: Attempt) -> Position:
+        """The baseline plus every trade of the attempt (the invariants' way to check)."""
         pos = await self._baseline(conn, att)
         cur = await conn.execute(
             "SELECT action, symbol, amount, total_e4 FROM trades WHERE attempt_id = ? ORDER BY id",
             (att.id,),
         )
-        rows = list(await cur.fetchall())
-        for action, symbol, amount, total in rows:
+        for action, symbol, amount, total in await cur.fetchall():
             pos = pos.with_trade(action, symbol, amount, total)
-        return pos, len(rows)
+        return pos
 
     async def position(self, attempt_id: int) -> Position:
         """The position inside a model-day: the baseline plus the attempt's trades so far."""
         async with self._store.read() as conn:
             att = await self._attempt(conn, attempt_id)
-            pos, _ = await self._current(conn, att)
-            return pos
+            cash = await scalar(conn, "SELECT cash_e4 FROM attempts WHERE id = ?", (att.id,))
+            if cash is None:
+                return await self._replayed(conn, att)
+            cur = await conn.execute(
+                "SELECT symbol, shares FROM attempt_holdings WHERE attempt_id = ?", (att.id,)
+            )
+            return Position(cash, {s: n for s, n in await cur.fetchall()})
 
     async def trade(
         self,
@@ -309,7 +359,7 @@ class Ledger:
             bar = await get_bar(conn, sym, att.date)
             if bar is None:
                 raise TradeRefused(f"{sym} has no price on {att.date}; it cannot trade today")
-            pos, _ = await self._current(conn, att)
+            pos = await self._current(conn, att)
             total = shares * bar.open_e4
             if action == "buy" and total > pos.cash_e4:
                 raise TradeRefused(
@@ -326,21 +376,32 @@ class Ledger:
                 "total_e4, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (att.id, att.model, att.date, action, sym, shares, bar.open_e4, total, utcnow()),
             )
-            assert cur.lastrowid is not None
-            return Fill(
-                cur.lastrowid,
-                action,
-                sym,
-                shares,
-                bar.open_e4,
-                total,
-                pos.with_trade(action, sym, shares, total),
+            trade_id = cur.lastrowid
+            assert trade_id is not None
+            after = pos.with_trade(action, sym, shares, total)
+            await conn.execute(
+                "UPDATE attempts SET cash_e4 = ? WHERE id = ?", (after.cash_e4, att.id)
             )
+            held = after.shares.get(sym, 0)
+            if held:
+                await conn.execute(
+                    "INSERT INTO attempt_holdings (attempt_id, symbol, shares) VALUES (?, ?, ?) "
+                    "ON CONFLICT (attempt_id, symbol) DO UPDATE SET shares = excluded.shares",
+                    (att.id, sym, held),
+                )
+            else:
+                await conn.execute(
+                    "DELETE FROM attempt_holdings WHERE attempt_id = ? AND symbol = ?",
+                    (att.id, sym),
+                )
+            return Fill(trade_id, action, sym, shares, bar.open_e4, total, after)
 
     async def complete_attempt(
-        self, attempt_id: int, *, also: Sequence[tuple[str, tuple[Any, ...]]] = ()
+        self, attempt_id: int, *, report: AttemptReport | None = None,
+        also: Sequence[Statement] = ()
     ) -> DayResult:
-        """End the model-day: snapshot, value at the close and P&L, all in one transaction.
+        """End the model-day: snapshot, value at the close and P&L, and what the agent said
+        about its day (`report`), all in one transaction.
 
         `also` are statements that must commit with it (the job's model-day row), so a crash
         can never leave a completed day that its job does not know about.
@@ -349,7 +410,10 @@ class Ledger:
             att = await self._attempt(conn, attempt_id)
             if att.status != "running":
                 raise AttemptClosed(f"attempt {attempt_id} is {att.status}")
-            pos, n_trades = await self._current(conn, att)
+            pos = await self._current(conn, att)
+            n_trades = await scalar(
+                conn, "SELECT COUNT(*) FROM trades WHERE attempt_id = ?", (att.id,)
+            )
             value, stale = await value_position(conn, pos, att.date)
             if att.prev_date is None:
                 prev_value = await scalar(
@@ -368,6 +432,14 @@ class Ledger:
                 "UPDATE attempts SET status = 'completed', finished_at = ? WHERE id = ?",
                 (utcnow(), att.id),
             )
+            await conn.execute("DELETE FROM attempt_holdings WHERE attempt_id = ?", (att.id,))
+            if report is not None:
+                await conn.execute(
+                    "UPDATE attempts SET steps = ?, stop_signal = ?, summary = ?, tool_usage = ? "
+                    "WHERE id = ?",
+                    (report.steps, int(report.stop_signal), report.summary[:2000],
+                     json.dumps(dict(report.tool_usage)), att.id),
+                )
             for sql, params in also:
                 await conn.execute(sql, params)
             failpoints.hit("complete_attempt.before_commit")
@@ -380,17 +452,24 @@ class Ledger:
             if att.status == "completed":
                 raise Conflict(f"attempt {attempt_id} is completed; completed days are kept")
             cur = await conn.execute("DELETE FROM trades WHERE attempt_id = ?", (attempt_id,))
+            removed = cur.rowcount
+            await conn.execute("DELETE FROM attempt_holdings WHERE attempt_id = ?", (attempt_id,))
             await conn.execute(
                 "UPDATE attempts SET status = 'voided', finished_at = COALESCE(finished_at, ?), "
                 "note = ? WHERE id = ?",
                 (utcnow(), note[:500], attempt_id),
             )
-            return cur.rowcount
+            failpoints.hit("void_attempt.before_commit")
+            return removed
 
-    async def void_running(self, note: str = "recovered after a restart") -> list[int]:
-        """Void every running attempt (start-up recovery). Returns their ids."""
+    async def void_running(self, note: str = "recovered after a restart", *,
+                           model: str | None = None) -> list[int]:
+        """Void every running attempt (of `model`, or of everyone at start-up recovery).
+        Returns their ids."""
         async with self._store.read() as conn:
-            cur = await conn.execute("SELECT id FROM attempts WHERE status = 'running'")
+            cur = await conn.execute(
+                "SELECT id FROM attempts WHERE status = 'running'"
+                + (" AND model = ?" if model else ""), (model,) if model else ())
             ids = [r[0] for r in await cur.fetchall()]
         for attempt_id in ids:
             await self.void_attempt(attempt_id, note)
@@ -409,6 +488,17 @@ class Ledger:
             if not found:
                 return None
             return found, await self._eod_position(conn, model, found)
+
+    async def last_completed_of(self, models: Sequence[str]) -> dict[str, date | None]:
+        """Each model's last completed day (None for a model with none), in one read."""
+        out: dict[str, date | None] = dict.fromkeys(models)
+        async with self._store.read() as conn:
+            cur = await conn.execute(
+                f"SELECT model, MAX(date) FROM eod WHERE model IN ({','.join('?' * len(models))})"
+                " GROUP BY model", tuple(models))
+            for model, last in await cur.fetchall():
+                out[model] = date.fromisoformat(last)
+        return out
 
     async def last_completed(self, model: str) -> date | None:
         async with self._store.read() as conn:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from aitrader.store.db import Store, scalar, utcnow
+from aitrader.store.db import Store, scalar, until_done, utcnow
 
-__all__ = ["Store", "scalar", "utcnow"]
+__all__ = ["Store", "scalar", "until_done", "utcnow"]

@@ -13,11 +13,11 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import structlog
@@ -25,6 +25,8 @@ import structlog
 from aitrader.store.migrations import MIGRATIONS
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 async def scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -64,6 +66,25 @@ async def _file_lock(path: Path) -> AsyncIterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+async def until_done(op: Callable[[], Awaitable[T]], *, what: str, first_wait: float = 0.05,
+                     max_wait: float = 5.0) -> T:
+    """Run `op` until it succeeds, for writes that must never be abandoned (voiding an attempt,
+    closing a model-day): while another process holds the database's write lock for longer
+    than the busy timeout, or the disk is full, it waits and tries again, logging each
+    failure. Only cancellation (a shutdown) stops it; recovery on the next start then does
+    the same work."""
+    wait, failures = first_wait, 0
+    while True:
+        try:
+            return await op()
+        except sqlite3.OperationalError as exc:  # locked, busy, full, I/O: all pass
+            failures += 1
+            log.warning("write_retried", what=what, error=str(exc), failures=failures,
+                        retry_in=wait)
+            await asyncio.sleep(wait)
+            wait = min(max_wait, wait * 2)
 
 
 def utcnow() -> str:
@@ -184,11 +205,17 @@ class Store:
             await self._execute_patiently(conn, "BEGIN IMMEDIATE")
             try:
                 yield conn
-            except BaseException:
-                await asyncio.shield(conn.execute("ROLLBACK"))
-                raise
-            else:
                 await conn.execute("COMMIT")
+            except BaseException:
+                # also when COMMIT itself failed (a full disk): the transaction must not stay
+                # open on the one writer connection. SQLite may have rolled it back already.
+                await asyncio.shield(self._rollback(conn))
+                raise
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:

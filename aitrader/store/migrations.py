@@ -157,4 +157,20 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE attempts ADD COLUMN tool_usage TEXT",
         ),
     ),
+    (
+        3,
+        "an open attempt's running position (a trade costs the same after any number); its log",
+        (
+            # NULL for attempts opened before this migration: rebuilt from their trades once
+            "ALTER TABLE attempts ADD COLUMN cash_e4 INTEGER",
+            # where the model-day's log.jsonl was written (the config's log_path at the time)
+            "ALTER TABLE attempts ADD COLUMN log_file TEXT",
+            """CREATE TABLE attempt_holdings (
+                attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+                symbol TEXT NOT NULL,
+                shares INTEGER NOT NULL CHECK (shares > 0),
+                PRIMARY KEY (attempt_id, symbol)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )

@@ -31,11 +31,14 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 @asynccontextmanager
 async def tool_session(
-    base_url: str, identity: Callable[[], Identity | None], *, call_timeout: float = 30.0
+    base_url: str, identity: Callable[[], Identity | None], *,
+    call_timeout: float | None = 30.0
 ) -> AsyncIterator[ClientSession]:
     """A session whose every HTTP request carries `identity()`; each request times out after
-    `call_timeout` seconds."""
-    http = httpx.AsyncClient(auth=IdentityAuth(identity), timeout=httpx.Timeout(call_timeout),
+    `call_timeout` seconds (None: the caller limits its calls itself). Connecting is limited
+    to 10 seconds either way."""
+    http = httpx.AsyncClient(auth=IdentityAuth(identity),
+                             timeout=httpx.Timeout(call_timeout, connect=10.0),
                              follow_redirects=True, verify=shared_ssl_context())
     url = base_url.rstrip("/") + MCP_PATH
     async with http, streamable_http_client(url, http_client=http) as (read, write, _), \

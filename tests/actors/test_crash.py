@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import Any
 
 from aitrader.ledger.invariants import violations
 from aitrader.store import Store
-from tests.fakes.llm import FakeLLM, finish, tools
-from tests.servers import Servers
+from aitrader.testing.fake_llm import FakeLLM, finish, tools
+from tests.stack import Stack
 
 START, END = "2025-10-02", "2025-10-10"
 MODELS = ("a", "b", "m")
@@ -31,14 +30,9 @@ def config(configs: Path, name: str, suffix: str, llm: FakeLLM) -> None:
         "agent_config": {"max_retries": 1, "base_delay": 0, "llm_timeout": 10}}))
 
 
-async def run(servers: Servers, configs: Path, name: str, *, failpoints: str = "",
+async def run(stack: Stack, configs: Path, name: str, *, failpoints: str = "",
               kill: asyncio.Event | None = None) -> int:
-    env = {**os.environ, **{k: str(v) for k, v in {
-        "AITRADER_DB": servers.db, "AITRADER_FAILPOINTS": failpoints,
-        "MATH_HTTP_PORT": servers.settings.ports["math"],
-        "SEARCH_HTTP_PORT": servers.settings.ports["search"],
-        "TRADE_HTTP_PORT": servers.settings.ports["trade"],
-        "GETPRICE_HTTP_PORT": servers.settings.ports["price"]}.items()}}
+    env = {**stack.env, "AITRADER_FAILPOINTS": failpoints}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "aitrader", "run", str(configs / name), "--start", START,
         "--end", END, env=env, stdout=asyncio.subprocess.DEVNULL,
@@ -75,15 +69,14 @@ async def ledger_of(store: Store, suffix: str) -> dict[str, Any]:
     return out
 
 
-async def test_sigkill_at_several_points_loses_nothing(servers: Servers,
-                                                       tmp_path: Path) -> None:
+async def test_sigkill_at_several_points_loses_nothing(stack: Stack) -> None:
     """Killed inside a commit, mid tool call (the trade filled, the answer not yet read), mid
-    model-day (an LLM call in flight after a trade), and after a finished day: the restarted
-    runs complete the job and the ledger equals the uninterrupted run's, trade for trade."""
+    model-day (an LLM call in flight after a trade), and right after a committed day: each
+    run was really killed, the restarted runs complete the job, and the ledger equals the
+    uninterrupted run's, trade for trade."""
     llm = FakeLLM()
     await llm.start()
-    configs = tmp_path / "configs"
-    configs.mkdir()
+    configs = stack.configs
     day_script = [tools(("buy", {"symbol": "AAPL", "amount": 2})),
                   tools(("buy", {"symbol": "NVDA", "amount": 1}),
                         ("get_price_local", {"symbol": "AAPL", "date": "2025-10-01"})),
@@ -93,15 +86,15 @@ async def test_sigkill_at_several_points_loses_nothing(servers: Servers,
     config(configs, "ref.json", "ref", llm)
     config(configs, "crash.json", "crash", llm)
     try:
-        assert await run(servers, configs, "ref.json") == 0
+        assert await run(stack, configs, "ref.json") == 0
 
         # 1. killed by a failpoint inside the fourth model-day commit
-        assert await run(servers, configs, "crash.json",
+        assert await run(stack, configs, "crash.json",
                          failpoints="complete_attempt.before_commit:4") == -signal.SIGKILL
 
         # 1b. killed in the middle of a tool call: the trade server has filled a buy, the
         #     caller dies before it reads the answer
-        assert await run(servers, configs, "crash.json",
+        assert await run(stack, configs, "crash.json",
                          failpoints="tool_call.returned:25") == -signal.SIGKILL
 
         # 2. killed while model a waits on its LLM after a trade, on a later day
@@ -115,35 +108,17 @@ async def test_sigkill_at_several_points_loses_nothing(servers: Servers,
                 mid_day.set()
 
         llm.on_request = on_request
-        assert await run(servers, configs, "crash.json", kill=mid_day) == -signal.SIGKILL
+        assert await run(stack, configs, "crash.json", kill=mid_day) == -signal.SIGKILL
         assert seen
         llm.on_request = None
 
-        # 3. killed right after another day finishes
-        async with Store(servers.db) as store:
-            async with store.read() as conn:
-                cur = await conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
-                base = (await cur.fetchone())[0]  # type: ignore[index]
-            after_day = asyncio.Event()
+        # 3. killed right after a model-day has committed, before anyone is told
+        assert await run(stack, configs, "crash.json",
+                         failpoints="model_day.committed:2") == -signal.SIGKILL
 
-            async def watch() -> None:
-                while True:
-                    async with store.read() as conn:
-                        cur = await conn.execute(
-                            "SELECT COUNT(*) FROM events WHERE seq > ? AND type = "
-                            "'model_day.finished'", (base,))
-                        if (await cur.fetchone())[0] >= 2:  # type: ignore[index]
-                            after_day.set()
-                            return
-                    await asyncio.sleep(0.01)
-
-            watcher = asyncio.ensure_future(watch())
-            code = await run(servers, configs, "crash.json", kill=after_day)
-            watcher.cancel()
-            assert code in (-signal.SIGKILL, 0)
-
+        async with Store(stack.db) as store:
             # 4. and once more, undisturbed, to the end
-            assert await run(servers, configs, "crash.json") == 0
+            assert await run(stack, configs, "crash.json") == 0
             ref, crashed = await ledger_of(store, "ref"), await ledger_of(store, "crash")
             assert all(len(ref[k]["eod"]) == 7 for k in MODELS)
             assert crashed == ref

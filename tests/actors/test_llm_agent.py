@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,12 @@ from aitrader.agent.recorder import Recorder
 from aitrader.agent.toolbox import ToolBox
 from aitrader.config import ModelConfig, Price, parse_config
 from aitrader.errors import ConfigError
+from aitrader.events import EventBus
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.store import Store
-from tests.fakes.llm import FakeLLM, Fault, Turn, finish, tools
-from tests.servers import Servers
+from aitrader.testing.fake_llm import FakeLLM, Fault, Turn, finish, tools
+from tests.stack import Stack
 
 DAY = "2025-10-02"
 
@@ -33,7 +33,7 @@ async def llm() -> AsyncIterator[FakeLLM]:
     await fake.stop()
 
 
-async def run_llm_day(servers: Servers, fake: FakeLLM, tmp_path: Path, basemodel: str, *,
+async def run_llm_day(stack: Stack, fake: FakeLLM, tmp_path: Path, basemodel: str, *,
                       llm_timeout: float = 5.0, max_retries: int = 0,
                       call_retries: int = 3) -> tuple[DayOutcome, Store, str, list[float]]:
     sig = f"llm-{uuid.uuid4().hex[:8]}"
@@ -42,7 +42,7 @@ async def run_llm_day(servers: Servers, fake: FakeLLM, tmp_path: Path, basemodel
                            "llm_prices": {basemodel: {"prompt": 2.0, "completion": 8.0}}})
     model = ModelConfig(name=sig, basemodel=basemodel, signature=sig,
                         openai_base_url=fake.base_url, openai_api_key="sk-test")
-    store = Store(servers.db)
+    store = Store(stack.db)
     await store.open()
     ledger = Ledger(store)
     recorder = Recorder(store, sig, log_root=tmp_path / "agent_data",
@@ -55,16 +55,16 @@ async def run_llm_day(servers: Servers, fake: FakeLLM, tmp_path: Path, basemodel
     agent = LLMAgent(model, config, ledger, store=store, recorder=recorder, env={},
                      call_retries=call_retries, sleep=no_sleep)
     await agent.register_agent()
-    runtime = Runtime(sig, job_id="job-llm")
-    async with AsyncExitStack() as stack:
-        box = await ToolBox.open(stack, servers.settings, runtime.identity)
-        out = await run_model_day(ledger=ledger, agent=agent, tools=box, runtime=runtime,
-                                  day=DAY, max_retries=max_retries, base_delay=0)
+    runtime = Runtime(sig)
+    async with ToolBox(stack.settings, runtime.identity) as box:
+        out = await run_model_day(store=store, ledger=ledger, agent=agent, tools=box,
+                                  runtime=runtime, day=DAY, bus=EventBus(store),
+                                  max_retries=max_retries, base_delay=0)
     return out, store, sig, waits
 
 
 async def test_scripted_conversation_trades_and_is_recorded(
-        servers: Servers, llm: FakeLLM, tmp_path: Path) -> None:
+        stack: Stack, llm: FakeLLM, tmp_path: Path) -> None:
     """Tool calls are run and fed back; the stop signal ends the day; usage, cost and the
     reasoning log are stored; invalid JSON and unknown tools are answered as errors."""
     llm.script("fake/trader", [
@@ -74,7 +74,7 @@ async def test_scripted_conversation_trades_and_is_recorded(
         tools(("sell", {"symbol": "AAPL", "amount": 1})),
         finish("Bought Apple."),
     ])
-    out, store, sig, _ = await run_llm_day(servers, llm, tmp_path, "fake/trader")
+    out, store, sig, _ = await run_llm_day(stack, llm, tmp_path, "fake/trader")
     try:
         assert out.status == "completed", out.error
         assert out.report is not None and out.report.stop_signal and out.report.steps == 4
@@ -112,11 +112,11 @@ async def test_scripted_conversation_trades_and_is_recorded(
         await store.close()
 
 
-async def test_429_with_retry_after_then_success(servers: Servers, llm: FakeLLM,
+async def test_429_with_retry_after_then_success(stack: Stack, llm: FakeLLM,
                                                  tmp_path: Path) -> None:
     """A 429 is retried after its Retry-After, then the day completes."""
     llm.script("fake/limited", [finish()], faults=[Fault(429, retry_after=2)])
-    out, store, sig, waits = await run_llm_day(servers, llm, tmp_path, "fake/limited")
+    out, store, sig, waits = await run_llm_day(stack, llm, tmp_path, "fake/limited")
     try:
         assert out.status == "completed"
         assert waits == [2.0]  # the server's Retry-After, not the default backoff
@@ -133,12 +133,12 @@ async def test_429_with_retry_after_then_success(servers: Servers, llm: FakeLLM,
     (Fault(hang=True), "did not answer within 1 s (after 3 tries)"),
     (Fault(garbage=True), "not a completion"),
 ])
-async def test_permanent_fault_fails_the_day_clearly(servers: Servers, llm: FakeLLM,
+async def test_permanent_fault_fails_the_day_clearly(stack: Stack, llm: FakeLLM,
                                                      tmp_path: Path, fault: Fault,
                                                      message: str) -> None:
     """A permanent 500, a hang or garbage fails the model-day with a clear error."""
     llm.script("fake/broken", [finish()], faults=[fault] * 10)
-    out, store, sig, waits = await run_llm_day(servers, llm, tmp_path, "fake/broken",
+    out, store, sig, waits = await run_llm_day(stack, llm, tmp_path, "fake/broken",
                                         llm_timeout=1.0, call_retries=2)
     try:
         assert out.status == "failed"
@@ -149,11 +149,11 @@ async def test_permanent_fault_fails_the_day_clearly(servers: Servers, llm: Fake
         await store.close()
 
 
-async def test_no_stop_signal_ends_at_max_steps(servers: Servers, llm: FakeLLM,
+async def test_no_stop_signal_ends_at_max_steps(stack: Stack, llm: FakeLLM,
                                                 tmp_path: Path) -> None:
     """A model that never says the stop signal is cut at max_steps; the day still commits."""
     llm.script("fake/chatty", [tools(("add", {"a": 1, "b": 2})), Turn(content="thinking...")])
-    out, store, _, _ = await run_llm_day(servers, llm, tmp_path, "fake/chatty")
+    out, store, _, _ = await run_llm_day(stack, llm, tmp_path, "fake/chatty")
     try:
         assert out.status == "completed"
         assert out.report is not None and not out.report.stop_signal

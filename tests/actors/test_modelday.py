@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 
 import pytest
 
@@ -19,7 +19,7 @@ from aitrader.ledger.invariants import violations
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.ports import free_ports, tool_env
-from tests.servers import Servers
+from tests.stack import Stack
 
 DAYS = ["2025-10-02", "2025-10-03", "2025-10-06", "2025-10-07", "2025-10-08"]
 CONFIG = parse_config({"date_range": {"init_date": "2025-10-01"}})
@@ -31,37 +31,35 @@ def model(basemodel: str = "baseline/buy-and-hold") -> ModelConfig:
 
 
 @pytest.fixture
-async def world(servers: Servers) -> AsyncIterator[tuple[Store, Ledger, EventBus]]:
-    async with Store(servers.db) as store:
+async def world(stack: Stack) -> AsyncIterator[tuple[Store, Ledger, EventBus]]:
+    async with Store(stack.db) as store:
         yield store, Ledger(store), EventBus(store)
 
 
-async def run_days(servers: Servers, ledger: Ledger, bus: EventBus, agent: BaseAgent,
+async def run_days(stack: Stack, store: Store, bus: EventBus, agent: BaseAgent,
                    days: list[str], **kw: object) -> list[str]:
     await agent.register_agent()
-    runtime = Runtime(agent.signature, job_id="job-t")
-    statuses = []
-    async with AsyncExitStack() as stack:
-        tools = await ToolBox.open(stack, servers.settings, runtime.identity,
-                                   cancelled=lambda: runtime.cancel_requested)
+    runtime = Runtime(agent.signature)
+    statuses: list[str] = []
+    async with ToolBox(stack.settings, runtime.identity, cancelled=runtime.cancelled) as tools:
         for day in days:
-            out = await run_model_day(ledger=ledger, agent=agent, tools=tools,
-                                      runtime=runtime, day=day, bus=bus,
+            out = await run_model_day(store=store, ledger=agent.ledger, agent=agent,
+                                      tools=tools, runtime=runtime, day=day, bus=bus,
                                       base_delay=0, **kw)  # type: ignore[arg-type]
             statuses.append(out.status)
     return statuses
 
 
-async def test_baselines_trade_five_sessions(servers: Servers,
+async def test_baselines_trade_five_sessions(stack: Stack,
                                              world: tuple[Store, Ledger, EventBus]) -> None:
     """Buy-and-hold buys ten names once and holds; momentum holds at most three names; every
     day completes with one snapshot and the invariants hold."""
     store, ledger, bus = world
     bh = BuyAndHold(model(), CONFIG, ledger)
     mo = Momentum(model("baseline/momentum"), CONFIG, ledger)
-    sub = bus.subscribe(job_id="job-t")
-    assert await run_days(servers, ledger, bus, bh, DAYS) == ["completed"] * 5
-    assert await run_days(servers, ledger, bus, mo, DAYS) == ["completed"] * 5
+    sub = bus.subscribe()
+    assert await run_days(stack, store, bus, bh, DAYS) == ["completed"] * 5
+    assert await run_days(stack, store, bus, mo, DAYS) == ["completed"] * 5
     first = await ledger.end_of_day(bh.signature, DAYS[0])
     last = await ledger.end_of_day(bh.signature, DAYS[-1])
     assert first and last and set(first[1].shares) == set(BuyAndHold.symbols)
@@ -96,12 +94,12 @@ class Flaky(BaseAgent):
         return SessionReport(steps=1, stop_signal=True)
 
 
-async def test_failed_try_is_voided_then_retried(servers: Servers,
+async def test_failed_try_is_voided_then_retried(stack: Stack,
                                                  world: tuple[Store, Ledger, EventBus]) -> None:
     """The failed try's buy is voided; the retry's buy is the only one kept."""
     store, ledger, bus = world
     agent = Flaky(model(), CONFIG, ledger)
-    assert await run_days(servers, ledger, bus, agent, DAYS[:1]) == ["completed"]
+    assert await run_days(stack, store, bus, agent, DAYS[:1]) == ["completed"]
     snap = await ledger.end_of_day(agent.signature, DAYS[0])
     assert snap and dict(snap[1].shares) == {"AAPL": 1}
     async with store.read() as conn:
@@ -111,7 +109,7 @@ async def test_failed_try_is_voided_then_retried(servers: Servers,
     assert await violations(store, agent.signature) == []
 
 
-async def test_permanent_failure_keeps_nothing(servers: Servers,
+async def test_permanent_failure_keeps_nothing(stack: Stack,
                                                world: tuple[Store, Ledger, EventBus]) -> None:
     """After max_retries the day is failed with the error, and no trade or snapshot remains."""
     store, ledger, bus = world
@@ -119,10 +117,10 @@ async def test_permanent_failure_keeps_nothing(servers: Servers,
     agent.fails = 10
     runtime = Runtime(agent.signature)
     await agent.register_agent()
-    async with AsyncExitStack() as stack:
-        tools = await ToolBox.open(stack, servers.settings, runtime.identity)
-        out = await run_model_day(ledger=ledger, agent=agent, tools=tools, runtime=runtime,
-                                  day=DAYS[0], bus=bus, max_retries=2, base_delay=0)
+    async with ToolBox(stack.settings, runtime.identity) as tools:
+        out = await run_model_day(store=store, ledger=ledger, agent=agent, tools=tools,
+                                  runtime=runtime, day=DAYS[0], bus=bus, max_retries=2,
+                                  base_delay=0)
     assert (out.status, out.tries) == ("failed", 3)
     assert out.error == "RuntimeError: the model answered garbage"
     assert await ledger.end_of_day(agent.signature) is None
@@ -137,24 +135,23 @@ class CancelsMidway(BaseAgent):
 
     async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
         await tools.call("buy", {"symbol": "MSFT", "amount": 1})
-        self.runtime.cancel_requested = True
+        assert self.runtime.cancel is not None
+        self.runtime.cancel.set()  # what the supervisor does when the job is cancelled
         await tools.call("buy", {"symbol": "MSFT", "amount": 1})  # never reaches the server
         raise AssertionError("the second call should have been refused")
 
 
 async def test_cancel_between_tool_calls_voids_the_day(
-        servers: Servers, world: tuple[Store, Ledger, EventBus]) -> None:
+        stack: Stack, world: tuple[Store, Ledger, EventBus]) -> None:
     """Cancel takes effect at the next tool call; the running attempt is voided."""
     store, ledger, bus = world
     agent = CancelsMidway(model(), CONFIG, ledger)
     await agent.register_agent()
-    runtime = Runtime(agent.signature)
+    runtime = Runtime(agent.signature, cancel=asyncio.Event())
     agent.runtime = runtime
-    async with AsyncExitStack() as stack:
-        tools = await ToolBox.open(stack, servers.settings, runtime.identity,
-                                   cancelled=lambda: runtime.cancel_requested)
-        out = await run_model_day(ledger=ledger, agent=agent, tools=tools, runtime=runtime,
-                                  day=DAYS[0], bus=bus, base_delay=0)
+    async with ToolBox(stack.settings, runtime.identity, cancelled=runtime.cancelled) as tools:
+        out = await run_model_day(store=store, ledger=ledger, agent=agent, tools=tools,
+                                  runtime=runtime, day=DAYS[0], bus=bus, base_delay=0)
     assert out.status == "cancelled" and out.tries == 1
     async with store.read() as conn:
         cur = await conn.execute("SELECT COUNT(*) FROM trades WHERE model = ?",
@@ -165,7 +162,7 @@ async def test_cancel_between_tool_calls_voids_the_day(
 async def test_tool_server_down_names_it(tmp_path: object) -> None:
     """A session to a server that is not there fails with the server's name and URL."""
     settings = Settings.from_env(tool_env(free_ports(4)))
-    async with AsyncExitStack() as stack:
+    async with ToolBox(settings, lambda: None) as tools:
         with pytest.raises(ToolServerDown, match=r"the math tool server at http://127\.0\.0"
-                                                 r"\.1:\d+ is unreachable"):
-            await ToolBox.open(stack, settings, lambda: None)
+                                                 r"\.1:\d+ is unreachable \(ConnectError\)"):
+            await tools.ensure_open()

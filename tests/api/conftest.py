@@ -1,11 +1,10 @@
-"""The real app (create_app) on the session's tool servers, with a configs folder of its own."""
+"""The real app (create_app) on the test's own stack (database and tool servers), with a
+config of two enabled models and one disabled."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -15,8 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from aitrader.api.app import create_app
 from aitrader.settings import Settings
-from tests.fakes.llm import FakeLLM, finish, tools
-from tests.servers import Servers
+from aitrader.testing.fake_llm import FakeLLM, finish, tools
+from tests.stack import Stack
 
 Client = TestClient[web.Request, web.Application]
 
@@ -25,41 +24,25 @@ Client = TestClient[web.Request, web.Application]
 class Api:
     client: Client
     settings: Settings
-    tag: str
     llm: FakeLLM
-
-    def sig(self, name: str) -> str:
-        return f"{name}-{self.tag}"
+    stack: Stack
 
 
-def api_settings(servers: Servers, tmp_path: Path, **env: str) -> Settings:
-    base = {
-        "AITRADER_DB": str(servers.db), "AITRADER_DATA_DIR": str(tmp_path / "data"),
-        "AITRADER_CONFIGS_DIR": str(tmp_path / "configs"),
-        **{var: str(servers.settings.ports[name]) for name, var in (
-            ("math", "MATH_HTTP_PORT"), ("search", "SEARCH_HTTP_PORT"),
-            ("trade", "TRADE_HTTP_PORT"), ("price", "GETPRICE_HTTP_PORT"))},
-        "MAX_CONCURRENT_JOBS": "2",
-    }
-    return Settings.from_env({**base, **env})
+def api_settings(stack: Stack, **env: str) -> Settings:
+    return Settings.from_env({**stack.env, "MAX_CONCURRENT_JOBS": "2", **env})
 
 
-def write_config(configs: Path, tag: str, llm: FakeLLM, name: str = "api.json") -> None:
-    configs.mkdir(exist_ok=True)
-    (configs / name).write_text(json.dumps({
-        "market": "database", "date_range": {"init_date": "2025-10-01"},
-        "agent_config": {"max_retries": 0, "base_delay": 0, "llm_timeout": 5},
-        "models": [
-            {"name": "trader", "basemodel": "fake/trader", "signature": f"trader-{tag}",
-             "openai_base_url": llm.base_url, "openai_api_key": "sk-test"},
-            {"name": "momentum", "basemodel": "baseline/momentum",
-             "signature": f"momentum-{tag}"},
-            {"name": "off", "basemodel": "baseline/momentum", "signature": f"off-{tag}",
-             "enabled": False}]}))
+def write_config(stack: Stack, llm: FakeLLM, name: str = "api.json") -> None:
+    stack.write_config([
+        {"name": "trader", "basemodel": "fake/trader", "signature": "trader",
+         "openai_base_url": llm.base_url, "openai_api_key": "sk-test"},
+        {"name": "momentum", "basemodel": "baseline/momentum", "signature": "momentum"},
+        {"name": "off", "basemodel": "baseline/momentum", "signature": "off",
+         "enabled": False}], name)
 
 
 @pytest.fixture
-async def fake_llm() -> Any:
+async def fake_llm() -> AsyncIterator[FakeLLM]:
     llm = FakeLLM()
     await llm.start()
     llm.script("fake/trader", [tools(("buy", {"symbol": "AAPL", "amount": 2})),
@@ -69,10 +52,20 @@ async def fake_llm() -> Any:
 
 
 @pytest.fixture
-async def api(servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
+async def api(stack: Stack, fake_llm: FakeLLM,
               aiohttp_client: Callable[..., Awaitable[Client]]) -> Api:
-    tag = uuid.uuid4().hex[:6]
-    settings = api_settings(servers, tmp_path)
-    write_config(settings.configs_dir, tag, fake_llm)
+    settings = api_settings(stack)
+    write_config(stack, fake_llm)
     client = await aiohttp_client(create_app(settings))
-    return Api(client, settings, tag, fake_llm)
+    return Api(client, settings, fake_llm, stack)
+
+
+async def until(check: Callable[[], Awaitable[Any]], *, seconds: float = 30.0,
+                every: float = 0.05) -> Any:
+    """Poll `check` until it returns something true; fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while True:
+            found = await check()
+            if found:
+                return found
+            await asyncio.sleep(every)

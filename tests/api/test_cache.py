@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -31,6 +32,13 @@ class Source:
         return {"v": seen}
 
 
+async def settle(cond: Callable[[], bool]) -> None:
+    """Let the loop run until `cond` holds (a condition, not a guess at a duration)."""
+    async with asyncio.timeout(5):
+        while not cond():  # noqa: ASYNC110  (the cache's state has no event to wait on)
+            await asyncio.sleep(0)
+
+
 async def body(cache: ReadCache, src: Source, scope: str = "job:j1") -> bytes:
     resp = await cache.get(scope, "status", src)
     assert resp.body is not None
@@ -41,7 +49,10 @@ async def test_concurrent_misses_share_one_build() -> None:
     cache, src = ReadCache(), Source()
     src.gate = asyncio.Event()
     waiting = [asyncio.ensure_future(body(cache, src)) for _ in range(20)]
-    await asyncio.sleep(0.01)
+    await settle(lambda: src.calls == 1)  # the build has begun and waits at the gate
+    for _ in range(3):  # and every caller has had its turn to join it
+        await asyncio.sleep(0)
+    assert src.calls == 1 and not any(w.done() for w in waiting)
     src.gate.set()
     assert set(await asyncio.gather(*waiting)) == {b'{"v": 0}'}
     assert src.calls == 1
@@ -55,10 +66,9 @@ async def test_stale_body_is_served_while_one_rebuild_runs() -> None:
     cache.invalidate(event("model_day.tool_call"))
     # stale: every caller gets the old body at once; one rebuild starts behind them
     assert [await body(cache, src) for _ in range(5)] == [b'{"v": 0}'] * 5
-    await asyncio.sleep(0)  # the rebuild's task starts
-    assert src.calls == 2
+    await settle(lambda: src.calls == 2)  # one rebuild, behind them
     src.gate.set()
-    await asyncio.sleep(0.01)
+    await settle(lambda: not cache._builds)
     assert await body(cache, src) == b'{"v": 1}'
     assert src.calls == 2  # the rebuilt body is fresh: no further build
     await cache.close()
@@ -97,7 +107,7 @@ async def test_a_build_overtaken_by_a_drop_is_not_kept() -> None:
     cache, src = ReadCache(coalesce=60.0), Source()
     src.gate = asyncio.Event()
     first = asyncio.ensure_future(body(cache, src))
-    await asyncio.sleep(0.01)
+    await settle(lambda: src.calls == 1)
     src.value = 1
     cache.invalidate(event("job.status"))  # lands while the build still reads the old state
     src.gate.set()
@@ -110,14 +120,14 @@ async def test_a_build_overtaken_by_a_stale_mark_is_kept_stale() -> None:
     cache, src = ReadCache(coalesce=0.0, max_stale=60.0), Source()
     src.gate = asyncio.Event()
     first = asyncio.ensure_future(body(cache, src))
-    await asyncio.sleep(0.01)
+    await settle(lambda: src.calls == 1)
     src.value = 1
     cache.invalidate(event("model_day.finished"))
     src.gate.set()
     await first
     src.gate = None
     await body(cache, src)  # stale: served, and rebuilt behind
-    await asyncio.sleep(0.01)
+    await settle(lambda: src.calls == 2 and not cache._builds)
     assert await body(cache, src) == b'{"v": 1}'
     await cache.close()
 
@@ -130,8 +140,7 @@ async def test_results_scope_follows_finished_model_days_not_tool_calls() -> Non
     assert src.calls == 1
     cache.invalidate(event("model_day.finished"))
     await body(cache, src, "results")
-    await asyncio.sleep(0.01)
-    assert src.calls == 2
+    await settle(lambda: src.calls == 2)
     await cache.close()
 
 

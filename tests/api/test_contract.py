@@ -7,8 +7,8 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
-from tests.api.conftest import Api
-from tests.fakes.llm import finish, tools
+from aitrader.testing.fake_llm import finish, tools
+from tests.api.conftest import Api, until
 
 CONFIG = "configs/api.json"
 RANGE = {"config_path": CONFIG, "start_date": "2025-10-02", "end_date": "2025-10-06"}
@@ -32,20 +32,20 @@ async def test_trigger_poll_and_results(api: Api) -> None:
     body = await resp.json()
     assert resp.headers["Location"] == f"/simulate/status/{body['job_id']}"
     assert body["status"] == "accepted" and body["date_range"] == ["2025-10-02", "2025-10-06"]
-    assert sorted(body["models"]) == sorted([api.sig("trader"), api.sig("momentum")])
+    assert sorted(body["models"]) == sorted(["trader", "momentum"])
     done = await wait_done(api, body["job_id"])
     assert done["status"] == "completed" and done["progress"]["completed"] == 6
     assert {d["status"] for d in done["progress"]["details"]} == {"completed"}
 
     resp = await api.client.get("/results", params={"date": "2025-10-06",
-                                                    "model": api.sig("trader")})
+                                                    "model": "trader"})
     res = await resp.json()
     assert resp.status == 200 and res["date"] == "2025-10-06"
     (row,) = res["results"]
     assert row["positions"]["AAPL"] == 6 and row["positions"]["CASH"] < 10_000
     assert set(row["daily_pnl"]) == {"profit", "return_pct", "portfolio_value"}
     resp = await api.client.get("/results", params={"date": "2025-10-06", "detail": "full",
-                                                    "model": api.sig("trader")})
+                                                    "model": "trader"})
     (full,) = (await resp.json())["results"]
     assert [(t["action"], t["symbol"], t["amount"]) for t in full["trades"]] == [
         ("buy", "AAPL", 2)]
@@ -55,13 +55,13 @@ async def test_trigger_poll_and_results(api: Api) -> None:
     assert full["llm_usage"]["calls"] == 2 and full["llm_usage"]["completion_tokens"] == 40
 
     resp = await api.client.get("/results/performance",
-                                params={"model": api.sig("trader"), "end_date": "2025-10-06"})
+                                params={"model": "trader", "end_date": "2025-10-06"})
     perf = await resp.json()
-    series = perf["models"][api.sig("trader")]["series"]
+    series = perf["models"]["trader"]["series"]
     assert [p["date"] for p in series] == ["2025-10-01", "2025-10-02", "2025-10-03",
                                            "2025-10-06"]
     assert perf["benchmark"]["symbol"] == "QQQ" and len(perf["benchmark"]["series"]) == 4
-    assert "sharpe" in perf["models"][api.sig("trader")]["metrics"]
+    assert "sharpe" in perf["models"]["trader"]["metrics"]
 
     cur = await (await api.client.get("/simulate/current")).json()
     assert cur["job_id"] == body["job_id"] and "details" not in cur["progress"]
@@ -96,7 +96,7 @@ async def test_bad_input_gets_clear_errors(api: Api) -> None:
         ({"json": {"config_path": CONFIG, "start_date": "2025-02-30"}}, 400, "invalid_input"),
         ({"json": {"config_path": CONFIG, "start_date": "2099-01-02"}}, 400, "invalid_input"),
         ({"json": {"config_path": CONFIG, "models": ["nobody"]}}, 400, "invalid_input"),
-        ({"json": {"config_path": CONFIG, "models": [api.sig("off")]}}, 400,
+        ({"json": {"config_path": CONFIG, "models": ["off"]}}, 400,
          "invalid_input"),
         ({"json": {"config_path": "../../etc/passwd"}}, 400, "invalid_input"),
         ({"json": {"config_path": CONFIG, "models": "all"}}, 400, "invalid_input"),
@@ -129,13 +129,20 @@ async def test_cancel_and_retry(api: Api) -> None:
     a new job for the cancelled model-days."""
     api.llm.script("fake/trader", [tools(("add", {"a": 1, "b": 1})), finish()], delay=0.3)
     resp = await api.client.post("/simulate/trigger",
-                                 json={**RANGE, "models": [api.sig("trader")]})
+                                 json={**RANGE, "models": ["trader"]})
     job = (await resp.json())["job_id"]
-    await asyncio.sleep(0.5)
+
+    async def running() -> bool:  # a model-day is under way: cancel lands mid-job
+        body = await (await api.client.get(f"/simulate/status/{job}")).json()
+        return bool(body["progress"]["current"])
+
+    await until(running)
     resp = await api.client.post(f"/simulate/jobs/{job}/cancel")
     assert resp.status == 202
     done = await wait_done(api, job)
     assert done["status"] == "cancelled"
+    statuses = [d["status"] for d in done["progress"]["details"]]
+    assert "cancelled" in statuses and set(statuses) <= {"completed", "cancelled"}
     resp = await api.client.post(f"/simulate/jobs/{job}/cancel")
     assert resp.status == 409 and (await resp.json())["error"] == "conflict"
     api.llm.script("fake/trader", [finish()])
@@ -167,9 +174,9 @@ async def test_different_work_beyond_the_limit_is_a_conflict(api: Api) -> None:
     limit frees up."""
     api.llm.script("fake/trader", [finish()], delay=0.2)
     a = await api.client.post("/simulate/trigger",
-                              json={**RANGE, "models": [api.sig("trader")]})
+                              json={**RANGE, "models": ["trader"]})
     b = await api.client.post("/simulate/trigger",
-                              json={**RANGE, "models": [api.sig("momentum")]})
+                              json={**RANGE, "models": ["momentum"]})
     assert (a.status, b.status) == (202, 202)
     job_a = (await a.json())["job_id"]
     answers = await asyncio.gather(*[api.client.post(

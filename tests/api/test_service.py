@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,12 +12,13 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from aitrader.api.app import create_app
-from aitrader.api.keys import SUPERVISOR
+from aitrader.api.keys import SIMULATION
+from aitrader.testing.fake_llm import FakeLLM, finish, tools
+from aitrader.tools.launcher import ToolServers
 from aitrader.tools.ports import free_ports
-from tests.api.conftest import Api, Client, api_settings, write_config
+from tests.api.conftest import Api, Client, api_settings, until, write_config
 from tests.api.test_contract import RANGE, wait_done
-from tests.fakes.llm import FakeLLM, finish, tools
-from tests.servers import ROOT, Servers, wait_healthy
+from tests.stack import Stack
 
 
 async def test_websocket_reconnect_with_since_gets_every_event_once(api: Api) -> None:
@@ -82,12 +80,16 @@ async def test_metrics_parse_and_move(api: Api) -> None:
         assert name in before, name
     resp = await api.client.post("/simulate/trigger", json=RANGE)
     await wait_done(api, (await resp.json())["job_id"])
-    await asyncio.sleep(0.2)  # the metrics task counts events as they are published
-    after = _families(await (await api.client.get("/metrics")).text())
+
+    async def counted() -> dict[str, Any] | None:  # the metrics task counts events as they come
+        fams = _families(await (await api.client.get("/metrics")).text())
+        return fams if _value(fams, "aitrader_jobs", status="completed") >= 1 else None
+
+    after = await until(counted)
     assert _value(after, "aitrader_model_days", status="completed") - \
         _value(before, "aitrader_model_days", status="completed") == 6
     assert _value(after, "aitrader_tool_calls", tool="buy", result="ok") >= 3
-    assert _value(after, "aitrader_llm_tokens", model=api.sig("trader"),
+    assert _value(after, "aitrader_llm_tokens", model="trader",
                   kind="completion") == 120
     assert _value(after, "aitrader_jobs", status="completed") >= 1
     assert _value(after, "aitrader_http_requests", method="POST", route="/simulate/trigger",
@@ -95,12 +97,13 @@ async def test_metrics_parse_and_move(api: Api) -> None:
 
 
 async def test_health_turns_503_when_a_tool_server_stops(
-        servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
+        stack: Stack, fake_llm: FakeLLM,
         aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
-    """A math server that is not running makes /health 503 naming it; once it runs, 200."""
+    """A math server that is not running makes /health 503 naming it; once it runs, 200;
+    and without the simulation loop /health says so and triggers answer 503."""
     port = free_ports(1)[0]
-    settings = api_settings(servers, tmp_path, MATH_HTTP_PORT=str(port))
-    write_config(settings.configs_dir, "h", fake_llm)
+    settings = api_settings(stack, MATH_HTTP_PORT=str(port))
+    write_config(stack, fake_llm)
     client = await aiohttp_client(create_app(settings))
     resp = await client.get("/health")
     body = await resp.json()
@@ -108,49 +111,49 @@ async def test_health_turns_503_when_a_tool_server_stops(
     assert body["services"]["mcp_math"]["status"] == "down"
     assert body["services"]["mcp_trade"]["status"] == "up"
     assert body["database"]["status"] == "up" and body["storage"]["writable"]
-    env = {**os.environ, "MATH_HTTP_PORT": str(port)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "mcp" / "math_server.py"), env=env)
+    math = ToolServers(settings, env={**stack.env, "MATH_HTTP_PORT": str(port)},
+                       names=("math",))
+    await math.start()
     try:
-        await asyncio.to_thread(wait_healthy, [f"http://127.0.0.1:{port}"])
         resp = await client.get("/health")
         assert resp.status == 200 and (await resp.json())["status"] == "healthy"
         assert (await resp.json())["simulation"] == {"status": "up"}
         # the simulation loop gone (as if its thread died): unhealthy, and triggers say so
-        await client.app[SUPERVISOR].stop()
+        await client.app[SIMULATION].__aexit__(None, None, None)
         resp = await client.get("/health")
         body = await resp.json()
         assert resp.status == 503 and body["simulation"] == {"status": "down"}
         resp = await client.post("/simulate/trigger", json={})
         assert resp.status == 503 and (await resp.json())["error"] == "unavailable"
     finally:
-        proc.terminate()
-        await proc.wait()
+        await math.stop()
 
 
-async def test_token_auth(servers: Servers, tmp_path: Path, fake_llm: FakeLLM,
+async def test_token_auth(stack: Stack, fake_llm: FakeLLM,
                           aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
-    """With a token set every endpoint but /health answers 401 without it and works with it;
+    """With a token set every endpoint but /health answers 401 without it, and with it what
+    it answers to anyone (nothing run yet: a trigger starts a job, unknown jobs are 404);
     the WebSocket also takes ?token=."""
-    settings = api_settings(servers, tmp_path, AITRADER_API_TOKEN="s3cret-token")
-    write_config(settings.configs_dir, "auth", fake_llm)
+    settings = api_settings(stack, AITRADER_API_TOKEN="s3cret-token")
+    write_config(stack, fake_llm, "default_config.json")
     client = await aiohttp_client(create_app(settings))
     good = {"Authorization": "Bearer s3cret-token"}
-    for method, path in [("GET", "/simulate/current"), ("GET", "/simulate/jobs"),
-                         ("GET", "/results"), ("GET", "/results/performance"),
-                         ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),
-                         ("POST", "/simulate/trigger"), ("GET", "/simulate/status/x"),
-                         ("POST", "/simulate/jobs/x/cancel"), ("POST", "/simulate/jobs/x/retry"),
-                         ("GET", "/ws")]:
+    for method, path, status in [
+            ("GET", "/simulate/current", 404), ("GET", "/simulate/jobs", 200),
+            ("GET", "/results", 404), ("GET", "/results/performance", 200),
+            ("GET", "/metrics", 200), ("GET", "/openapi.json", 200), ("GET", "/docs", 200),
+            ("POST", "/simulate/trigger", 202), ("GET", "/simulate/status/x", 404),
+            ("POST", "/simulate/jobs/x/cancel", 404), ("POST", "/simulate/jobs/x/retry", 404),
+            ("GET", "/ws", None)]:
         resp = await client.request(method, path)
         assert resp.status == 401, path
         assert resp.headers["WWW-Authenticate"] == "Bearer"
         resp = await client.request(method, path,
                                     headers={"Authorization": "Bearer wrong"})
         assert resp.status == 401, path
-        if path != "/ws":
+        if status is not None:
             resp = await client.request(method, path, headers=good)
-            assert resp.status != 401, path
+            assert resp.status == status, (path, await resp.text())
     health = await client.get("/health")
     assert health.status == 200 and (await health.json())["auth_required"] is True
     ws = await client.ws_connect("/ws?token=s3cret-token")

@@ -1,0 +1,110 @@
+"""What `/results` shows for a session: every model's end-of-day position and P&L, and in full
+its trades, what its agent said, and its LLM usage. Read in one snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import aiosqlite
+import attrs
+
+from aitrader.errors import DataError
+from aitrader.store.db import Store, scalar
+
+
+@attrs.frozen
+class Trade:
+    id: int
+    action: str
+    symbol: str
+    amount: int
+    price_e4: int
+    total_e4: int
+
+
+@attrs.frozen
+class LLMUsage:
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+@attrs.frozen
+class Detail:
+    """The full view of one model's day."""
+
+    trades: tuple[Trade, ...]
+    steps: int
+    stop_signal: bool
+    summary: str
+    tool_usage: Mapping[str, int]
+    usage: LLMUsage
+    log_file: str | None  # where the day's log.jsonl was written, as the config named it
+
+
+@attrs.frozen
+class ModelResult:
+    model: str
+    holdings: Mapping[str, int]
+    cash_e4: int
+    value_e4: int
+    profit_e4: int
+    return_pct: float
+    detail: Detail | None = None
+
+
+@attrs.frozen
+class DayResults:
+    date: str
+    results: tuple[ModelResult, ...]
+
+
+async def results_on(store: Store, day: str | None, model: str | None, *,
+                     full: bool) -> DayResults:
+    """The results of `day` (default: the latest day with results), for one model or all;
+    DataError naming what is missing."""
+    only = " AND e.model = ?" if model else ""
+    async with store.read() as conn:
+        if day is None:
+            day = await scalar(conn, "SELECT MAX(date) FROM eod e WHERE 1 = 1" + only,
+                               (model,) if model else ())
+        if day is None:
+            raise DataError("no results yet" + (f" for model {model[:64]}" if model else ""),
+                            model=model)
+        cur = await conn.execute(
+            "SELECT e.model, e.attempt_id, e.cash_e4, e.value_e4, e.profit_e4, e.return_pct "
+            "FROM eod e WHERE e.date = ?" + only + " ORDER BY e.model",
+            (day, model) if model else (day,))
+        rows = list(await cur.fetchall())
+        if not rows:
+            raise DataError(f"no results on {day}" + (f" for model {model[:64]}"
+                                                      if model else ""), date=day, model=model)
+        out = []
+        for name, attempt, cash, value, profit, ret in rows:
+            hcur = await conn.execute(
+                "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ? "
+                "ORDER BY symbol", (name, day))
+            held = {s: n for s, n in await hcur.fetchall()}
+            out.append(ModelResult(name, held, cash, value, profit, ret,
+                                   await _detail(conn, attempt) if full else None))
+    return DayResults(day, tuple(out))
+
+
+async def _detail(conn: aiosqlite.Connection, attempt: int) -> Detail:
+    cur = await conn.execute(
+        "SELECT id, action, symbol, amount, price_e4, total_e4 FROM trades "
+        "WHERE attempt_id = ? ORDER BY id", (attempt,))
+    trades = tuple(Trade(*t) for t in await cur.fetchall())
+    cur = await conn.execute(
+        "SELECT steps, stop_signal, summary, tool_usage, log_file FROM attempts WHERE id = ?",
+        (attempt,))
+    steps, stop, summary, usage, log_file = await cur.fetchone() or (0, 0, "", None, None)
+    cur = await conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
+        " COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE attempt_id = ?", (attempt,))
+    calls, prompt, completion, cost = await cur.fetchone() or (0, 0, 0, 0.0)
+    return Detail(trades, steps or 0, bool(stop), summary or "",
+                  json.loads(usage) if usage else {},
+                  LLMUsage(calls, prompt, completion, round(cost, 6)), log_file)
