@@ -26,22 +26,30 @@ _SIGNATURE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 
 
 class _Invalid(ValueError):
-    """A validator's own message, shown to the user as it is."""
+    """A validator's own message about one field, shown with that field's path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _positive(_: Any, attr: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
     if value <= 0:
-        raise _Invalid(f"{attr.name} must be greater than 0")
+        raise _Invalid(attr.name, "must be greater than 0")
 
 
 def _non_negative(_: Any, attr: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
     if value < 0:
-        raise _Invalid(f"{attr.name} must not be negative")
+        raise _Invalid(attr.name, "must not be negative")
 
 
 def _iso_date(_: Any, attr: attrs.Attribute, value: str | None) -> None:  # type: ignore[type-arg]
     if value is not None:
-        parse_date(value, field=attr.name)
+        try:
+            parse_date(value, field=attr.name)
+        except InvalidInput:
+            raise _Invalid(attr.name, f"must be a date as YYYY-MM-DD, got {value[:40]!r}") \
+                from None
 
 
 @attrs.frozen(kw_only=True)
@@ -53,7 +61,7 @@ class DateRange:
 @attrs.frozen(kw_only=True)
 class ModelConfig:
     name: str
-    basemodel: str
+    basemodel: str = attrs.field()
     signature: str = attrs.field()
     enabled: bool = True
     openai_base_url: str | None = None
@@ -62,8 +70,16 @@ class ModelConfig:
     @signature.validator
     def _check_signature(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
         if not _SIGNATURE.match(value):
-            raise _Invalid("signature must be 1-64 letters, digits or . _ : + - "
-                             "(it names files and URL parameters)")
+            raise _Invalid("signature", "must be 1-64 letters, digits or . _ : + - (it names "
+                           "files and URL parameters)")
+
+    @basemodel.validator
+    def _check_basemodel(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        from aitrader.agent.baseline import BASELINES  # the classes import this module
+
+        if value.startswith(BASELINE_PREFIX) and value not in BASELINES:
+            raise _Invalid("basemodel", f"unknown baseline {value[:64]!r}; the baselines are "
+                           f"{', '.join(sorted(BASELINES))}")
 
     @property
     def is_baseline(self) -> bool:
@@ -96,7 +112,7 @@ class Price:
 
 @attrs.frozen(kw_only=True)
 class SimulationConfig:
-    agent_type: str = "BaseAgent"
+    agent_type: str = attrs.field(default="BaseAgent")
     market: str = attrs.field(default="demo")
     date_range: DateRange = attrs.Factory(DateRange)
     models: tuple[ModelConfig, ...] = attrs.field(default=())
@@ -104,19 +120,30 @@ class SimulationConfig:
     log_config: LogConfig = attrs.Factory(LogConfig)
     llm_prices: Mapping[str, Price] = attrs.Factory(dict)
 
+    @agent_type.validator
+    def _check_agent_type(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        from aitrader.agent.factory import AGENT_TYPES  # the agents import this module
+
+        if value not in AGENT_TYPES:
+            raise _Invalid("agent_type", f"unknown agent type {value[:64]!r}; the agent "
+                           f"types are {', '.join(sorted(AGENT_TYPES))}")
+
     @market.validator
     def _check_market(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
         if value not in ("demo", "database"):
-            raise _Invalid("market must be 'demo' (the synthetic market) or 'database' "
-                             "(prices already imported or fetched)")
+            raise _Invalid("market", "must be 'demo' (the synthetic market) or 'database' "
+                           "(prices already imported or fetched)")
 
     @models.validator
     def _check_models(self, _: attrs.Attribute, value: tuple[ModelConfig, ...]) -> None:  # type: ignore[type-arg]
         seen: set[str] = set()
-        for m in value:
+        for i, m in enumerate(value):
             if m.signature in seen:
-                raise _Invalid(f"two models have the signature {m.signature!r}")
+                raise _Invalid(f"models[{i}].signature",
+                               f"{m.signature!r} is the signature of an earlier model too")
             seen.add(m.signature)
+        if not any(m.enabled for m in value):
+            raise _Invalid("models", "no model is enabled: a config runs its enabled models")
 
     @property
     def enabled(self) -> list[ModelConfig]:
@@ -127,21 +154,34 @@ class SimulationConfig:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+_MARK = "\x00"
 
 
 def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, _Invalid):  # the field goes onto the path below
+        return f"{_MARK}{exc.field}{_MARK}{exc}"
+    if isinstance(exc, ForbiddenExtraKeysError):  # one problem per unknown key
+        return "\n".join(f"{_MARK}{key}{_MARK}unknown key (a typo? nothing reads it)"
+                         for key in sorted(exc.extra_fields))
     if isinstance(exc, InvalidInput):
         return exc.message
-    if isinstance(exc, _Invalid):
-        return str(exc)
     return format_exception(exc, type_)
 
 
-def _message(exc: BaseException) -> list[str]:
-    if isinstance(exc, ClassValidationError | ForbiddenExtraKeysError):
-        return [p.replace(" @ ", " at ") for p in cattrs.transform_error(
-            exc, format_exception=_format)]
-    return [str(exc)]
+def _problems(exc: BaseException) -> list[str]:
+    """Each problem as `<path>: <what is wrong>`, the path down to the bad field."""
+    if not isinstance(exc, ClassValidationError | ForbiddenExtraKeysError):
+        return [str(exc)]
+    out = []
+    for line in cattrs.transform_error(exc, format_exception=_format):
+        messages, _, path = line.rpartition(" @ ")
+        for message in messages.split("\n"):
+            where = path
+            if message.startswith(_MARK):
+                field, message = message[1:].split(_MARK, 1)
+                where = f"{path}.{field}"
+            out.append(f"{where}: {message}")
+    return out
 
 
 def parse_config(doc: object) -> SimulationConfig:
@@ -151,7 +191,7 @@ def parse_config(doc: object) -> SimulationConfig:
     try:
         return _converter.structure(dict(doc), SimulationConfig)
     except (ClassValidationError, ForbiddenExtraKeysError, ValueError, TypeError) as exc:
-        problems = _message(exc)
+        problems = _problems(exc)
         raise ConfigError("invalid config: " + "; ".join(problems), problems=problems) from None
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -100,13 +100,16 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def stack_env(tmp: Path, db: Path, ports: list[int], **extra: str) -> dict[str, str]:
+    """The environment of a stack in `tmp`: its database, configs, data folder, news file and
+    tool server ports, and nothing of this machine's own aitrader or LLM settings."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AITRADER_", "OPENAI_", "JINA_"))}
     env.update(tool_env(ports, AITRADER_DB=str(db), AITRADER_DATA_DIR=str(tmp / "data"),
                         AITRADER_CONFIGS_DIR=str(tmp / "configs"),
                         AITRADER_NEWS_FILE=str(tmp / "news.jsonl"),
                         AITRADER_SEARCH_BACKEND="offline", FASTMCP_CHECK_FOR_UPDATES="off",
-                        MAX_CONCURRENT_JOBS="4", **extra))
+                        MAX_CONCURRENT_JOBS="4"))
+    env.update(extra)
     return env
 
 
@@ -142,3 +145,13 @@ async def wait_http(url: str, *, seconds: float = 60.0, status: int = 200) -> No
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not answer {status} within {seconds:.0f} s")
             await asyncio.sleep(0.1)
+
+
+async def until(check: Callable[[], Awaitable[Any]], *, seconds: float = 30.0,
+                every: float = 0.05) -> Any:
+    """Poll `check` until it returns something true (a condition, not a guessed duration);
+    fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not (found := await check()):  # noqa: ASYNC110  (it polls another process)
+            await asyncio.sleep(every)
+        return found

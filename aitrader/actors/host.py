@@ -62,6 +62,7 @@ class SimulationHost:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sup: Supervisor | None = None
         self._stop: asyncio.Event | None = None
+        self._store: Store | None = None
         self._switch = sys.getswitchinterval()
 
     # -- the caller's side ------------------------------------------------------------------
@@ -139,6 +140,12 @@ class SimulationHost:
         thread = self._thread
         return self._sup is not None and thread is not None and thread.is_alive()
 
+    @property
+    def write_error(self) -> str | None:
+        """Why the simulation's last write failed, while none has succeeded since."""
+        store = self._store
+        return store.write_error if store is not None else None
+
     def mailbox_depths(self) -> list[tuple[str, int]]:
         """(model, messages waiting) per actor; safe to call from any thread."""
         sup = self._sup
@@ -178,6 +185,7 @@ class SimulationHost:
         try:
             async with Store(self._settings.db_path, readers=self._readers,
                              busy_timeout_ms=self._settings.db_busy_timeout_ms) as store:
+                self._store = store
                 bus = EventBus(store)
                 bus.add_listener(forward)
                 sup = Supervisor(store=store, bus=bus, settings=self._settings, env=self._env)
@@ -206,4 +214,4 @@ class SimulationHost:
                 raise
             log.error("simulation_loop_failed", error=repr(exc))
         finally:
-            self._sup = None
+            self._sup = self._store = None

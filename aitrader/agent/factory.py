@@ -1,8 +1,8 @@
 """Which agent trades for a model, and whether it can.
 
 A `basemodel` under `baseline/` selects a rule-based model; any other model is an LLM, whose
-class `agent_type` names. `check_model` answers "can this model run?" (a known class, an API
-key for an LLM) without building anything, so a trigger can refuse a model up front cheaply;
+class `agent_type` names. `check_model` answers "can this model run?" (an LLM needs an API
+key) without building anything, so a trigger can refuse a model up front cheaply;
 `make_agent` builds the agent, once per model per job, in the actor that runs it.
 """
 
@@ -16,7 +16,6 @@ from aitrader.agent.baseline import BASELINES
 from aitrader.agent.llm import LLMAgent, credentials
 from aitrader.agent.recorder import Recorder
 from aitrader.config import ModelConfig, SimulationConfig
-from aitrader.errors import ConfigError
 from aitrader.events import EventBus
 from aitrader.ledger import Ledger
 from aitrader.store import Store
@@ -25,16 +24,10 @@ AGENT_TYPES: dict[str, type[LLMAgent]] = {"BaseAgent": LLMAgent, "LLMAgent": LLM
 
 
 def check_model(model: ModelConfig, config: SimulationConfig, env: Mapping[str, str]) -> None:
-    """ConfigError saying why the model cannot run, or nothing."""
-    if model.is_baseline:
-        if model.basemodel not in BASELINES:
-            raise ConfigError(f"unknown baseline {model.basemodel!r}; known: "
-                              f"{', '.join(sorted(BASELINES))}", field="basemodel")
-        return
-    if config.agent_type not in AGENT_TYPES:
-        raise ConfigError(f"unknown agent_type {config.agent_type!r}; known: "
-                          f"{', '.join(sorted(AGENT_TYPES))}", field="agent_type")
-    credentials(model, env)
+    """ConfigError saying why the model cannot run, or nothing. (That its baseline or agent
+    type exists, the config's validation has already said.)"""
+    if not model.is_baseline:
+        credentials(model, env)
 
 
 def make_agent(model: ModelConfig, config: SimulationConfig, *, store: Store, ledger: Ledger,

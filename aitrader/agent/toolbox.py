@@ -113,22 +113,27 @@ class ToolBox:
         self._cancelled = cancelled
         self._observer = observer
         self.call_timeout = call_timeout
-        self._group: asyncio.TaskGroup | None = None
+        self._open = False
         self.routes: dict[str, str] = {}  # tool name -> server
         self.version = 0  # grows whenever the tools are reloaded
 
     async def __aenter__(self) -> ToolBox:
         """Ready to open sessions; `ensure_open()` opens them (each model-day calls it)."""
-        self._group = asyncio.TaskGroup()
-        await self._group.__aenter__()
+        self._open = True
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        """Close every session in its keeper's task; a keeper that does not end within a few
+        seconds is cancelled. The tool box owns its keepers: none outlives it."""
+        self._open = False
+        tasks = [k.task for k in self._kept.values() if k.task is not None]
         for kept in self._kept.values():
             kept.closing.set()
-        group, self._group = self._group, None
-        if group is not None:
-            await group.__aexit__(*exc)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=5)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def tools(self) -> list[BaseTool]:
@@ -138,7 +143,7 @@ class ToolBox:
     async def ensure_open(self) -> None:
         """Open the sessions that are not open (first use, or broken since): a server that
         cannot be reached raises ToolServerDown naming it."""
-        assert self._group is not None, "use the tool box in `async with`"
+        assert self._open, "use the tool box in `async with`"
         for kept in self._kept.values():
             if kept.task is not None and not kept.task.done() and kept.broken is None:
                 continue
@@ -147,8 +152,7 @@ class ToolBox:
                 await asyncio.wait([kept.task])
             kept.broken, kept.tools, kept.closing = None, {}, asyncio.Event()
             ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            kept.task = self._group.create_task(self._keep(kept, ready),
-                                                name=f"mcp:{kept.name}")
+            kept.task = asyncio.create_task(self._keep(kept, ready), name=f"mcp:{kept.name}")
             await ready
             self.version += 1
         self.routes = {t: kept.name for kept in self._kept.values() for t in kept.tools}
@@ -186,20 +190,31 @@ class ToolBox:
         """Around every call the adapter makes: a time limit, and a failure that names the
         server instead of a transport's exception."""
         kept = self._kept[request.server_name]
+        keeper = kept.task
+        assert keeper is not None
+        # the call races its session's keeper: when the server dies, the transport fails,
+        # the keeper ends, and a request in flight would otherwise wait for its time limit
+        call = asyncio.ensure_future(handler(request))
         try:
-            async with asyncio.timeout(self.call_timeout):
-                result = await handler(request)
-        except TimeoutError:
+            await asyncio.wait([call, keeper], timeout=self.call_timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not call.done():
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+        if call.cancelled() and not keeper.done():
             raise ToolServerDown(
                 f"the {kept.name} tool server did not answer {request.name} within "
-                f"{self.call_timeout:g} s", server=kept.name) from None
-        except Exception as exc:
-            kept.broken = kept.broken or describe(exc)
+                f"{self.call_timeout:g} s", server=kept.name)
+        exc = None if call.cancelled() else call.exception()
+        if call.cancelled() or exc is not None:
+            why = kept.broken or describe(exc or RuntimeError())
+            kept.broken = why
             raise ToolServerDown(
                 f"the {kept.name} tool server at {kept.url} failed during {request.name} "
-                f"({describe(exc)})", server=kept.name) from None
+                f"({why})", server=kept.name)
         failpoints.hit("tool_call.returned")  # crash tests: the server has acted
-        return result
+        return call.result()
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> ToolResult:
         if self._cancelled():

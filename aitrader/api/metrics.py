@@ -41,6 +41,9 @@ class Metrics:
                                  ["model", "outcome"], registry=r)
         self.mailbox = Gauge("aitrader_actor_mailbox_depth", "Messages waiting per actor",
                              ["model"], registry=r)
+        self.actor_restarts = Counter(
+            "aitrader_actor_restarts_total",
+            "Actors restarted after an exception escaped them", ["model"], registry=r)
         self.viewers = Gauge("aitrader_websocket_viewers", "Connected WebSocket viewers",
                              registry=r)
         self.events = Counter("aitrader_events_total", "Events published", ["type"],
@@ -78,6 +81,8 @@ class Metrics:
             tool = str(data.get("tool"))
             self.tool_calls.labels(tool, "error" if data.get("error") else "ok").inc()
             self.tool_seconds.labels(tool).observe(float(data.get("ms", 0)) / 1000)
+        elif event.type == "actor.restarted":
+            self.actor_restarts.labels(event.model or "").inc()
         elif event.type == "llm.call":
             model = event.model or ""
             self.llm_calls.labels(model, str(data.get("outcome"))).inc()

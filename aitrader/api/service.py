@@ -1,4 +1,6 @@
-"""/health: the database, the data directory and its disk, each tool server, the simulation."""
+"""/health: the database (read, and whether writes are failing: locked by another process for
+too long, or the disk full), the data directory and its disk, each tool server, and the
+simulation loop."""
 
 from __future__ import annotations
 
@@ -49,6 +51,9 @@ async def health(request: web.Request) -> web.Response:
         database = {"status": "down", "path": settings.db_path.name,
                     "error": type(exc).__name__}
     host = request.app.get(SIMULATION)
+    failing = store.write_error or (host.write_error if host is not None else None)
+    if failing is not None and database["status"] == "up":  # reads work, writes do not
+        database.update(status="down", error=f"the database cannot be written: {failing}")
     simulation = {"status": "up" if host is not None and host.running else "down"}
     healthy = all(c["status"] == "up" for c in checks.values()) and \
         database["status"] == "up" and "error" not in storage and simulation["status"] == "up"

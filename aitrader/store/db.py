@@ -102,6 +102,8 @@ class Store:
         self._write_lock = asyncio.Lock()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
+        # why the last write failed, while no write has succeeded since (for /health)
+        self.write_error: str | None = None
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -202,15 +204,20 @@ class Store:
             raise RuntimeError("store is not open")
         async with self._write_lock:
             conn = self._writer
-            await self._execute_patiently(conn, "BEGIN IMMEDIATE")
             try:
-                yield conn
-                await conn.execute("COMMIT")
-            except BaseException:
-                # also when COMMIT itself failed (a full disk): the transaction must not stay
-                # open on the one writer connection. SQLite may have rolled it back already.
-                await asyncio.shield(self._rollback(conn))
+                await self._execute_patiently(conn, "BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    # also when COMMIT itself failed (a full disk): the transaction must not
+                    # stay open on the one writer connection. SQLite may have rolled it back.
+                    await asyncio.shield(self._rollback(conn))
+                    raise
+            except sqlite3.OperationalError as exc:
+                self.write_error = str(exc)
                 raise
+            self.write_error = None
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:

@@ -18,6 +18,7 @@ import structlog
 
 from aitrader.errors import ConfigError
 from aitrader.settings import TOOL_SERVERS, Settings
+from aitrader.tools.health import probe
 
 log = structlog.get_logger(__name__)
 
@@ -44,20 +45,31 @@ class ToolServers:
         self.procs: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self, *, health_timeout: float = 30.0) -> None:
-        folder = mcp_dir()
         for name in self._names:
-            self.procs[name] = await asyncio.create_subprocess_exec(
-                sys.executable, str(folder / f"{name}_server.py"), env=self._env,
-                stdin=asyncio.subprocess.DEVNULL)
+            await self._spawn(name)
         try:
-            await self.wait_healthy(health_timeout)
+            await self.wait_healthy(self._names, health_timeout)
         except BaseException:
             await self.stop()
             raise
 
-    async def wait_healthy(self, limit: float) -> None:
-        """Poll each server's /health until all answer 200, failing after `limit` seconds."""
-        pending = set(self._names)
+    async def restart(self, name: str, *, health_timeout: float = 30.0) -> None:
+        """Start one server again (after it died), and wait until it is healthy."""
+        proc = self.procs.get(name)
+        if proc is not None and proc.returncode is None:
+            raise RuntimeError(f"the {name} tool server is still running")
+        await self._spawn(name)
+        await self.wait_healthy((name,), health_timeout)
+
+    async def _spawn(self, name: str) -> None:
+        self.procs[name] = await asyncio.create_subprocess_exec(
+            sys.executable, str(mcp_dir() / f"{name}_server.py"), env=self._env,
+            stdin=asyncio.subprocess.DEVNULL)
+
+    async def wait_healthy(self, names: Sequence[str], limit: float) -> None:
+        """Probe each server's /health until all are up, failing after `limit` seconds or
+        as soon as one exits."""
+        pending = set(names)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
@@ -67,14 +79,10 @@ class ToolServers:
                     if proc.returncode is not None:
                         raise RuntimeError(f"the {name} tool server exited with code "
                                            f"{proc.returncode} during start-up")
-                    try:
-                        async with http.get(self.settings.tool_url(name) + "/health") as r:
-                            if r.status == 200:
-                                pending.discard(name)
-                                log.info("tool_server_up", server=name,
-                                         url=self.settings.tool_url(name))
-                    except (aiohttp.ClientError, TimeoutError):
-                        pass
+                    if (await probe(http, self.settings.tool_url(name)))["status"] == "up":
+                        pending.discard(name)
+                        log.info("tool_server_up", server=name,
+                                 url=self.settings.tool_url(name))
                 if pending:
                     if loop.time() > deadline:
                         raise TimeoutError("tool servers not healthy after "

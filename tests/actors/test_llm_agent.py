@@ -38,6 +38,7 @@ async def run_llm_day(stack: Stack, fake: FakeLLM, tmp_path: Path, basemodel: st
                       call_retries: int = 3) -> tuple[DayOutcome, Store, str, list[float]]:
     sig = f"llm-{uuid.uuid4().hex[:8]}"
     config = parse_config({"date_range": {"init_date": "2025-10-01"},
+                           "models": [{"name": sig, "basemodel": basemodel, "signature": sig}],
                            "agent_config": {"llm_timeout": llm_timeout, "max_steps": 8},
                            "llm_prices": {basemodel: {"prompt": 2.0, "completion": 8.0}}})
     model = ModelConfig(name=sig, basemodel=basemodel, signature=sig,
@@ -167,7 +168,8 @@ async def test_no_stop_signal_ends_at_max_steps(stack: Stack, llm: FakeLLM,
 
 def test_missing_key_is_a_config_error() -> None:
     """An LLM model without any key is refused before it runs."""
-    config = parse_config({})
+    config = parse_config({"models": [{"name": "x", "basemodel": "openai/gpt-5",
+                                        "signature": "x"}]})
     model = ModelConfig(name="x", basemodel="openai/gpt-5", signature="x")
     with pytest.raises(ConfigError, match="needs an API key"):
         LLMAgent(model, config, None, store=None, recorder=None, env={})  # type: ignore[arg-type]

@@ -22,7 +22,9 @@ from aitrader.tools.ports import free_ports, tool_env
 from tests.stack import Stack
 
 DAYS = ["2025-10-02", "2025-10-03", "2025-10-06", "2025-10-07", "2025-10-08"]
-CONFIG = parse_config({"date_range": {"init_date": "2025-10-01"}})
+CONFIG = parse_config({"date_range": {"init_date": "2025-10-01"},
+                       "models": [{"name": "m", "basemodel": "baseline/momentum",
+                                   "signature": "m"}]})
 
 
 def model(basemodel: str = "baseline/buy-and-hold") -> ModelConfig:

@@ -4,8 +4,6 @@ real tool servers and a fake LLM."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import attrs
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import AnswerKind, JobRequest
 from aitrader.errors import Conflict, InvalidInput
-from aitrader.events import EventBus, Subscription
+from aitrader.events import EventBus
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.market.prices import get_bar
@@ -21,56 +19,12 @@ from aitrader.money import to_e4
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.store.jobs import job_view
-from aitrader.testing.fake_llm import FakeLLM, Fault, finish, tools
+from aitrader.testing.fake_llm import Fault, finish, tools
 from aitrader.tools.ports import free_ports
+from tests.actors.conftest import Sim, finished
 from tests.stack import Stack
 
 DAYS = ["2025-10-02", "2025-10-03", "2025-10-06", "2025-10-07", "2025-10-08"]
-
-
-@attrs.define
-class Sim:
-    stack: Stack
-    store: Store
-    bus: EventBus  # the mirror on this loop
-    host: SimulationHost
-    llm: FakeLLM
-
-    def write_config(self, models: list[dict[str, Any]], name: str = "sim.json",
-                     **extra: Any) -> str:
-        return self.stack.write_config(models, name, **extra)
-
-    def llm_model(self, name: str, **kw: Any) -> dict[str, Any]:
-        return {"name": name, "basemodel": f"fake/{name}", "signature": name,
-                "openai_base_url": self.llm.base_url, "openai_api_key": "sk-test", **kw}
-
-    @staticmethod
-    def baseline(name: str, kind: str = "momentum") -> dict[str, Any]:
-        return {"name": name, "basemodel": f"baseline/{kind}", "signature": name}
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeLLM]:
-    fake = FakeLLM()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def sim(stack: Stack, llm: FakeLLM) -> AsyncIterator[Sim]:
-    async with Store(stack.db) as store:
-        bus = EventBus(store)
-        async with SimulationHost(stack.settings, bus, env={}) as host:
-            yield Sim(stack, store, bus, host, llm)
-
-
-async def finished(sub: Subscription, job_id: str, wait: float = 60) -> str:
-    async with asyncio.timeout(wait):
-        async for event in sub:
-            if event.type == "job.finished" and event.job_id == job_id:
-                return str(event.data["status"])
-    raise AssertionError("the subscription ended")
 
 
 async def test_three_models_five_sessions(sim: Sim) -> None:

@@ -3,9 +3,7 @@ config of two enabled models and one disabled."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import attrs
 import pytest
@@ -58,14 +56,3 @@ async def api(stack: Stack, fake_llm: FakeLLM,
     write_config(stack, fake_llm)
     client = await aiohttp_client(create_app(settings))
     return Api(client, settings, fake_llm, stack)
-
-
-async def until(check: Callable[[], Awaitable[Any]], *, seconds: float = 30.0,
-                every: float = 0.05) -> Any:
-    """Poll `check` until it returns something true; fail after `seconds`."""
-    async with asyncio.timeout(seconds):
-        while True:
-            found = await check()
-            if found:
-                return found
-            await asyncio.sleep(every)

@@ -8,7 +8,8 @@ from typing import Any
 from openapi_spec_validator import validate
 
 from aitrader.testing.fake_llm import finish, tools
-from tests.api.conftest import Api, until
+from tests.api.conftest import Api
+from tests.stack import until
 
 CONFIG = "configs/api.json"
 RANGE = {"config_path": CONFIG, "start_date": "2025-10-02", "end_date": "2025-10-06"}

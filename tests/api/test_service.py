@@ -16,9 +16,9 @@ from aitrader.api.keys import SIMULATION
 from aitrader.testing.fake_llm import FakeLLM, finish, tools
 from aitrader.tools.launcher import ToolServers
 from aitrader.tools.ports import free_ports
-from tests.api.conftest import Api, Client, api_settings, until, write_config
+from tests.api.conftest import Api, Client, api_settings, write_config
 from tests.api.test_contract import RANGE, wait_done
-from tests.stack import Stack
+from tests.stack import Stack, until
 
 
 async def test_websocket_reconnect_with_since_gets_every_event_once(api: Api) -> None:
