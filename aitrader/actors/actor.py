@@ -1,8 +1,9 @@
 """One actor per model: its own mailbox, runtime config and MCP sessions.
 
 The actor runs its part of a job (a batch of model-days) strictly in order, since positions
-depend on the day before, and never waits for another model. Its sessions are opened in its
-own task, on its first batch, and reopened when they break. When a batch ends, however it
+depend on the day before, and never waits for another model. Its MCP sessions are opened in
+its own task, on its first batch, and reopened when they break; its HTTP client for the LLM
+API lives as long as it does. When a batch ends, however it
 ends, every model-day of it has ended and the supervisor is told.
 
 What the actor cannot handle escapes `run()`; the supervisor then calls `clean_up_after`,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
+import httpx
 import structlog
 
 from aitrader import failpoints
@@ -28,6 +30,7 @@ from aitrader.ledger import Ledger
 from aitrader.settings import Settings
 from aitrader.store import Store, until_done
 from aitrader.store.jobs import DayStatus
+from aitrader.tools.client import shared_ssl_context
 
 log = structlog.get_logger(__name__)
 
@@ -51,14 +54,15 @@ class ModelActor:
         """The actor's task: its MCP sessions live and die inside it. Returns on Stop."""
         structlog.contextvars.bind_contextvars(model=self.signature)
         async with ToolBox(self._settings, self.runtime.identity,
-                           cancelled=self.runtime.cancelled, observer=self._tool_called) as tools:
+                           cancelled=self.runtime.cancelled, observer=self._tool_called) as tools, \
+                httpx.AsyncClient(verify=shared_ssl_context(), timeout=None) as http:
             while True:
                 msg = await self.mailbox.get()
                 if isinstance(msg, Stop):
                     return
                 self.batch = msg
                 try:
-                    await self._run_days(msg, tools)
+                    await self._run_days(msg, tools, http)
                 except AITraderError as exc:  # the batch cannot go on: its open days fail
                     log.warning("batch_failed", job_id=msg.job_id, error=exc.message)
                     await end_days(self._store, self._bus, msg.job_id, self.signature,
@@ -78,14 +82,14 @@ class ModelActor:
                                 date=rt.date, tool=result.tool, error=result.is_error,
                                 ms=round(result.ms, 2))
 
-    async def _run_days(self, batch: RunDays, tools: ToolBox) -> None:
+    async def _run_days(self, batch: RunDays, tools: ToolBox, http: httpx.AsyncClient) -> None:
         rt = self.runtime
         rt.job_id, rt.date, rt.cancel = batch.job_id, None, batch.cancel
         structlog.contextvars.bind_contextvars(job_id=batch.job_id)
         cfg = batch.config.agent_config
         tools.call_timeout = cfg.tool_timeout
         agent = make_agent(batch.model, batch.config, store=self._store, ledger=self._ledger,
-                           env=self._env, bus=self._bus)
+                           env=self._env, bus=self._bus, http=http)
         await agent.register_agent()
         for day in batch.days:
             failpoints.hit("actor.between_days")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
+
 from aitrader.agent.base import BaseAgent
 from aitrader.agent.baseline import BASELINES
 from aitrader.agent.llm import LLMAgent, credentials
@@ -31,12 +33,14 @@ def check_model(model: ModelConfig, config: SimulationConfig, env: Mapping[str, 
 
 
 def make_agent(model: ModelConfig, config: SimulationConfig, *, store: Store, ledger: Ledger,
-               env: Mapping[str, str], bus: EventBus | None = None) -> BaseAgent:
-    """The agent for a model (see `check_model` for what makes it fail)."""
+               env: Mapping[str, str], bus: EventBus | None = None,
+               http: httpx.AsyncClient | None = None) -> BaseAgent:
+    """The agent for a model (see `check_model` for what makes it fail); an LLM agent talks
+    to its API through `http`, a client its actor owns."""
     check_model(model, config, env)
     if model.is_baseline:
         return BASELINES[model.basemodel](model, config, ledger)
     recorder = Recorder(store, model.signature, log_root=Path(config.log_config.log_path),
                         price=config.llm_prices.get(model.basemodel), bus=bus)
     return AGENT_TYPES[config.agent_type](model, config, ledger, store=store,
-                                          recorder=recorder, env=env)
+                                          recorder=recorder, env=env, http=http)

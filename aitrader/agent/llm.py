@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_openai import ChatOpenAI
@@ -79,13 +80,17 @@ def _message_dict(msg: BaseMessage) -> dict[str, Any]:
 class LLMAgent(BaseAgent):
     def __init__(self, model: ModelConfig, config: SimulationConfig, ledger: Ledger, *,
                  store: Store, recorder: Recorder, env: Mapping[str, str] | None = None,
+                 http: httpx.AsyncClient | None = None,
                  call_retries: int = 3, retry_base: float = 1.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         super().__init__(model, config, ledger)
         base_url, api_key = credentials(model, os.environ if env is None else env)
+        # `http`: the actor's own client. Without one, langchain-openai shares one client
+        # per process (cached), bound to the event loop that first used it.
         self.llm = ChatOpenAI(model=model.basemodel, base_url=base_url,
                               api_key=SecretStr(api_key),
-                              timeout=config.agent_config.llm_timeout, max_retries=0)
+                              timeout=config.agent_config.llm_timeout, max_retries=0,
+                              http_async_client=http)
         self.store = store
         self.recorder = recorder
         self.call_retries = call_retries

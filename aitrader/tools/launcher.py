@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,17 @@ from aitrader.settings import TOOL_SERVERS, Settings
 from aitrader.tools.health import probe
 
 log = structlog.get_logger(__name__)
+
+
+def _with_parent() -> tuple[str, ...]:
+    """`setpriv --pdeathsig TERM --` where it exists (Linux, util-linux): the kernel sends a
+    server SIGTERM when the process that started it ends, however it ends (a SIGKILL
+    included), so a launcher that is killed never leaves its servers behind."""
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig", "TERM", "--") if setpriv else ()
+
+
+_WITH_PARENT = _with_parent()
 
 
 def mcp_dir() -> Path:
@@ -63,8 +75,8 @@ class ToolServers:
 
     async def _spawn(self, name: str) -> None:
         self.procs[name] = await asyncio.create_subprocess_exec(
-            sys.executable, str(mcp_dir() / f"{name}_server.py"), env=self._env,
-            stdin=asyncio.subprocess.DEVNULL)
+            *_WITH_PARENT, sys.executable, str(mcp_dir() / f"{name}_server.py"),
+            env=self._env, stdin=asyncio.subprocess.DEVNULL)
 
     async def wait_healthy(self, names: Sequence[str], limit: float) -> None:
         """Probe each server's /health until all are up, failing after `limit` seconds or
