@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Start aitrader: check the settings, start the four tool servers, wait until each answers
-# /health, then replace this shell with the API (`exec`), so the API is the process that
-# receives SIGTERM and shuts down gracefully.
+# Start aitrader: check the settings, start the four tool servers with the launcher
+# (`aitrader mcp`: it waits, bounded, until each answers /health, and restarts one that dies),
+# then replace this shell with the API (`exec`), so the API is the process that receives
+# SIGTERM and shuts down gracefully.
 #
-# The tool servers are started under `setpriv --pdeathsig TERM`: the kernel sends them SIGTERM
-# when their parent ends, and after `exec` their parent is the API. So they stop with the
+# The launcher runs under `setpriv --pdeathsig TERM`: the kernel sends it SIGTERM when its
+# parent ends, and after `exec` its parent is the API. So the tool servers stop with the
 # service whether it exits on a signal, on an error or is killed (a `trap` set before `exec`
-# would never run). In a container they go down with it in any case.
+# would never run); the launcher starts each server the same way. In a container they go
+# down with it in any case.
 #
 # Settings are environment variables (see .env.example). Also read here:
 #   AITRADER_LOG_DIR          the tool servers' logs (default: logs)
@@ -19,7 +21,6 @@ DATA_DIR=${AITRADER_DATA_DIR:-data}
 LOG_DIR=${AITRADER_LOG_DIR:-logs}
 RUN_DIR=$DATA_DIR/run
 TIMEOUT=${AITRADER_STARTUP_TIMEOUT:-60}
-MCP_HOST=${AITRADER_MCP_HOST:-127.0.0.1}
 SERVERS=(math search trade price)
 declare -A PORTS=(
   [math]=${MATH_HTTP_PORT:-8000} [search]=${SEARCH_HTTP_PORT:-8001}
@@ -33,7 +34,6 @@ case $TIMEOUT in '' | *[!0-9]*) die "AITRADER_STARTUP_TIMEOUT must be whole seco
 for name in "${SERVERS[@]}"; do
   case ${PORTS[$name]} in '' | *[!0-9]*) die "the $name tool server's port must be a number, got '${PORTS[$name]}'" ;; esac
 done
-command -v curl >/dev/null || die "curl is needed to check the tool servers' health"
 
 # Stale runtime files from an earlier run: pid files and per-model-day runtime files. Never
 # the database or its -wal/-shm files: they hold committed work.
@@ -50,37 +50,21 @@ else
   say "setpriv --pdeathsig is not available: the tool servers will outlive a crashed API"
 fi
 
-declare -A PIDS=()
-for name in "${SERVERS[@]}"; do
-  "${WITH_PARENT[@]}" "$PYTHON" "mcp/${name}_server.py" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
-  PIDS[$name]=$!
-  echo "${PIDS[$name]}" >"$RUN_DIR/$name.pid"
+# The launcher: every server's log in $LOG_DIR/<name>.log, its pid in $RUN_DIR/<name>.pid;
+# $RUN_DIR/tools.ready appears once all four answer /health. It gives up by itself after
+# $TIMEOUT seconds, or as soon as one exits during start-up, naming it with its log's end.
+"${WITH_PARENT[@]}" "$PYTHON" -m aitrader mcp --log-dir "$LOG_DIR" --pid-dir "$RUN_DIR" \
+  --ready-file "$RUN_DIR/tools.ready" --startup-timeout "$TIMEOUT" </dev/null &
+LAUNCHER=$!
+until [ -e "$RUN_DIR/tools.ready" ]; do
+  if ! kill -0 "$LAUNCHER" 2>/dev/null; then
+    wait "$LAUNCHER" || true
+    die "not starting: the tool servers did not start (see above; logs in $LOG_DIR)"
+  fi
+  sleep 0.2
 done
-
-stop_servers() {
-  local n
-  for n in "${SERVERS[@]}"; do kill "${PIDS[$n]}" 2>/dev/null || true; done
-}
-
-# Bounded wait: every server must answer /health before the deadline, and one that exits
-# stops the start at once with the end of its log.
-deadline=$((SECONDS + TIMEOUT))
 for name in "${SERVERS[@]}"; do
-  url="http://$MCP_HOST:${PORTS[$name]}/health"
-  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-    if ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-      tail -n 20 "$LOG_DIR/$name.log" >&2 || true
-      stop_servers
-      die "the $name tool server exited during start-up (its log: $LOG_DIR/$name.log)"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG_DIR/$name.log" >&2 || true
-      stop_servers
-      die "the $name tool server did not answer $url within ${TIMEOUT}s"
-    fi
-    sleep 0.2
-  done
-  say "$name tool server up on port ${PORTS[$name]} (pid ${PIDS[$name]})"
+  say "$name tool server up on port ${PORTS[$name]} (pid $(cat "$RUN_DIR/$name.pid"))"
 done
 
 say "starting the API on ${API_HOST:-0.0.0.0}:${API_PORT:-8080}"

@@ -182,14 +182,12 @@ async def cmd_import_aitrader(settings: Settings, args: argparse.Namespace) -> i
 
 
 async def cmd_export_aitrader(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.ledger import Ledger
     from aitrader.ledger.positionfile import export_model
 
     store = await _with_store(settings)
     try:
-        async with store.read() as conn:
-            cur = await conn.execute("SELECT signature FROM models ORDER BY signature")
-            models = [r[0] for r in await cur.fetchall()]
-        wanted = args.model or models
+        wanted = args.model or await Ledger(store).signatures()
         for model in wanted:
             lines = await export_model(store, model)
             path = Path(args.dir) / model / "position" / "position.jsonl"
@@ -319,9 +317,13 @@ async def cmd_prepare(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
-    from aitrader.tools.launcher import run_forever
+    from aitrader.tools.launcher import Watch, run_forever
 
-    return await run_forever(settings)
+    return await run_forever(settings, Watch(
+        log_dir=Path(args.log_dir) if args.log_dir else None,
+        pid_dir=Path(args.pid_dir) if args.pid_dir else None,
+        ready_file=Path(args.ready_file) if args.ready_file else None,
+        startup_timeout=args.startup_timeout, max_restarts=args.max_restarts))
 
 
 # -- wiring ---------------------------------------------------------------------------------
@@ -386,7 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prepare", help="check the settings and the default config, and "
                         "generate the demo market if it is used (the container runs it first)")
     pr.set_defaults(func=cmd_prepare)
-    m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C")
+    m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C, restarting one "
+                       "that dies")
+    m.add_argument("--log-dir", help="append each server's output to DIR/<name>.log "
+                   "(default: this terminal)")
+    m.add_argument("--pid-dir", help="keep each server's pid in DIR/<name>.pid")
+    m.add_argument("--ready-file", help="create this file once every server is up")
+    m.add_argument("--startup-timeout", type=float, default=60.0,
+                   help="seconds to wait for the servers at start (default 60)")
+    m.add_argument("--max-restarts", type=int, default=5,
+                   help="restarts of a server that dies, before giving up (default 5)")
     m.set_defaults(func=cmd_mcp)
     return p
 

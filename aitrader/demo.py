@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from datetime import date
 
 import aiohttp
 from aiohttp import web
@@ -18,7 +19,8 @@ from rich.table import Table
 
 from aitrader.api.app import create_app
 from aitrader.config import load_config
-from aitrader.runner import ensure_demo_market, tool_servers
+from aitrader.market import demo
+from aitrader.runner import tool_servers
 from aitrader.settings import Settings
 from aitrader.store import Store
 
@@ -26,7 +28,8 @@ from aitrader.store import Store
 async def run_demo(settings: Settings, console: Console, *, end: str | None = None) -> int:
     config = load_config(settings.configs_dir / "default_config.json")
     async with Store(settings.db_path) as store:
-        n = await ensure_demo_market(store, config, settings.demo_seed)
+        n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
+                                settings.demo_seed)
     if n:
         console.print(f"generated {n:,} bars of the synthetic demo market")
     async with tool_servers(settings) as how:

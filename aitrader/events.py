@@ -107,8 +107,8 @@ class EventBus:
     async def publish(self, type: str, *, job_id: str | None = None, model: str | None = None,
                       date: str | None = None, **data: Any) -> Event:
         async with self._order:
-            time = utcnow()
             async with self._store.write() as conn:
+                time = utcnow()  # when it is recorded, not when it began to wait for the lock
                 cur = await conn.execute(
                     "INSERT INTO events (time, type, job_id, model, date, data) "
                     "VALUES (?, ?, ?, ?, ?, ?)",

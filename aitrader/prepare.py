@@ -13,14 +13,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from datetime import date
 
 from rich.console import Console
 
 from aitrader.agent.factory import check_model
 from aitrader.config import load_config
 from aitrader.errors import AITraderError
+from aitrader.market import demo
 from aitrader.market.prices import latest_trading_day
-from aitrader.runner import ensure_demo_market
 from aitrader.settings import Settings
 from aitrader.store import Store
 
@@ -67,7 +68,8 @@ async def prepare(settings: Settings, console: Console,
         return 2
     async with store:
         if config.market == "demo":
-            n = await ensure_demo_market(store, config, settings.demo_seed)
+            n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
+                                settings.demo_seed)
             console.print(f"demo market: {n:,} bars generated" if n else
                           "demo market: up to date", highlight=False)
         latest = await latest_trading_day(store)

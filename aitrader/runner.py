@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import attrs
@@ -16,35 +16,18 @@ from rich.table import Table
 
 from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import AnswerKind, JobRequest
-from aitrader.config import SimulationConfig, load_config
+from aitrader.config import load_config
 from aitrader.errors import ConfigError
 from aitrader.events import EventBus, Subscription
 from aitrader.ledger.performance import Leaderboard, leaderboard
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import upsert_bars
 from aitrader.settings import TOOL_SERVERS, Settings
 from aitrader.store import Store
 from aitrader.store import jobs as jobstore
 from aitrader.store.jobs import DayStatus, JobRow
 from aitrader.tools.health import probe_all
 from aitrader.tools.launcher import ToolServers
-
-
-async def ensure_demo_market(store: Store, config: SimulationConfig, seed: int) -> int:
-    """The demo market from well before the init date up to the latest closed session."""
-    cal = nyse()
-    end = cal.last_closed()
-    start = max(demo.ANCHOR, date.fromisoformat(config.date_range.init_date) - timedelta(60))
-    async with store.read() as conn:
-        cur = await conn.execute(
-            "SELECT MIN(date), MAX(date) FROM prices WHERE symbol = 'QQQ' AND source = 'demo'")
-        row = await cur.fetchone()
-    sessions = cal.between(start, end)
-    if not sessions or (row and row[0] and row[0] <= sessions[0].isoformat()
-                        and row[1] >= end.isoformat()):
-        return 0
-    return await upsert_bars(store, demo.generate(cal, start, end, seed=seed))
 
 
 @contextlib.asynccontextmanager
@@ -148,7 +131,8 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
     settings = attrs.evolve(settings, configs_dir=config_file.parent)
     async with Store(settings.db_path, busy_timeout_ms=settings.db_busy_timeout_ms) as store:
         if config.market == "demo":
-            n = await ensure_demo_market(store, config, settings.demo_seed)
+            n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
+                                    settings.demo_seed)
             if n:
                 console.print(f"generated {n:,} bars of the {demo.LABEL}")
         async with tool_servers(settings) as how:

@@ -128,6 +128,40 @@ def _wait(urls: list[str], up: bool, timeout: float = 30) -> None:
     raise TimeoutError(f"servers not {'up' if up else 'down'}: {urls}")
 
 
+def test_mcp_launcher_restarts_a_server_that_dies(tmp_path: Path) -> None:
+    """A tool server killed under `aitrader mcp` is started again (a new process answering
+    /health, its pid file updated); the launcher keeps running until Ctrl-C."""
+    ports = free_ports(4)
+    env = {**os.environ, **tool_env(ports, AITRADER_DB=str(tmp_path / "m.db"),
+                                     AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"))}
+    pids = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "mcp", "--pid-dir", str(pids),
+                             "--ready-file", str(tmp_path / "ready")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        while "tool servers up" not in (line := proc.stdout.readline()):
+            assert line, "the launcher ended before saying the servers are up"
+        assert (tmp_path / "ready").exists()
+        first = int((pids / "trade.pid").read_text())
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while int((pids / "trade.pid").read_text()) == first:
+            assert time.monotonic() < deadline, "the trade server was not restarted"
+            time.sleep(0.1)
+        _wait([f"http://127.0.0.1:{p}" for p in ports], up=True)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        _, err = proc.communicate(timeout=10)
+        assert "tool_server_died" in err and "trade" in err
+        assert not (tmp_path / "ready").exists() and list(pids.glob("*.pid")) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 def _children(pid: int) -> list[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return [int(x) for x in text.split()]
@@ -136,14 +170,14 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.parametrize("how", ["sigint", "child_dies", "launcher_killed"])
 def test_mcp_launcher_starts_all_and_stops_all(tmp_path: Path, how: str) -> None:
     """`aitrader mcp` brings up the four servers; Ctrl-C stops them all (exit 0); when one
-    dies the others are stopped too (exit 1); and a launcher killed outright (SIGKILL, no
-    chance to clean up) leaves none of them behind."""
+    dies and no restart is allowed the others are stopped too (exit 1); and a launcher
+    killed outright (SIGKILL, no chance to clean up) leaves none of them behind."""
     ports = free_ports(4)
     env = {**os.environ, **tool_env(ports, AITRADER_DB=str(tmp_path / "m.db"),
                                      AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"))}
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "mcp"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "mcp", "--max-restarts", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         while "tool servers up" not in (line := proc.stdout.readline()):

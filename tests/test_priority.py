@@ -42,15 +42,35 @@ def test_serving_selector_is_idle_only_while_it_blocks() -> None:
         b.close()
 
 
-def test_simulation_selector_waits_while_the_api_is_busy_but_not_forever() -> None:
-    prio = Priority(yield_max=0.02, step=0.001)
+def test_simulation_selector_waits_while_the_api_is_busy_and_no_longer() -> None:
+    """The simulation's selector does not return while the API loop is busy; it returns
+    once the API is idle (long before its 30 s cap)."""
+    prio = Priority(yield_max=30.0, step=0.001)
     sel = prio.simulation_selector()
     try:
         sel.select(0)
-        assert prio.yielded == 0.0  # the API is idle: no waiting
+        assert prio.yielded == 0.0  # the API is idle: no waiting at all
         prio.api_busy = True
+        idle = threading.Timer(0.05, lambda: setattr(prio, "api_busy", False))
+        idle.start()
         sel.select(0)
-        assert 0.02 <= prio.yielded < 1.0  # stepped aside, for at most yield_max
+        assert not prio.api_busy  # it returned only after the API went idle
+        assert prio.yielded > 0
+        idle.join()
+    finally:
+        sel.close()
+
+
+def test_simulation_selector_never_waits_forever() -> None:
+    """With the API busy all the time, the simulation still advances: each select returns
+    after at most `yield_max`, the API still busy."""
+    prio = Priority(yield_max=0.01, step=0.001)
+    sel = prio.simulation_selector()
+    try:
+        prio.api_busy = True
+        for _ in range(3):
+            sel.select(0)
+        assert prio.api_busy  # it returned while the API was still busy
     finally:
         sel.close()
 

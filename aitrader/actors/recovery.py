@@ -16,7 +16,7 @@ start, it does not abort it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import partial
 
 import attrs
@@ -29,6 +29,7 @@ from aitrader.config import SimulationConfig
 from aitrader.errors import AITraderError
 from aitrader.events import EventBus
 from aitrader.ledger import Ledger
+from aitrader.market.prices import dates_with_data
 from aitrader.store import Store, until_done
 from aitrader.store import jobs as jobstore
 from aitrader.store.jobs import DayStatus
@@ -41,14 +42,6 @@ class Resumed:
     id: str
     config: SimulationConfig
     days: Mapping[str, tuple[str, ...]]  # model -> pending model-days, in order
-
-
-async def _dates_with_data(store: Store, days: Sequence[str]) -> set[str]:
-    async with store.read() as conn:
-        cur = await conn.execute(
-            f"SELECT DISTINCT date FROM prices WHERE date IN ({','.join('?' * len(days))})",
-            tuple(days))
-        return {r[0] for r in await cur.fetchall()}
 
 
 def _cause(model: str, config: SimulationConfig, path: str,
@@ -93,7 +86,7 @@ async def _recover_job(store: Store, bus: EventBus, admission: Admission,
         causes = {m: _cause(m, config, path, env) for m in pending}
     except AITraderError as exc:
         causes = dict.fromkeys(pending, f"cannot resume: {exc.message}")
-    with_data = await _dates_with_data(store, sorted({d for ds in pending.values()
+    with_data = await dates_with_data(store, sorted({d for ds in pending.values()
                                                       for d in ds}))
     runnable: dict[str, tuple[str, ...]] = {}
     for model, days in pending.items():

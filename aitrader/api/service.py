@@ -13,7 +13,6 @@ from aiohttp import web
 
 from aitrader.api.keys import SETTINGS, SIMULATION, STORE
 from aitrader.settings import TOOL_SERVERS
-from aitrader.store import scalar
 from aitrader.tools.health import probe_all
 
 NAMES = {"math": "mcp_math", "search": "mcp_search", "trade": "mcp_trade",
@@ -44,8 +43,7 @@ async def health(request: web.Request) -> web.Response:
     services = {NAMES[n]: c for n, c in checks.items()}
     storage = _storage(request)
     try:
-        async with store.read() as conn:
-            await scalar(conn, "SELECT 1")
+        await store.ping()
         database: dict[str, Any] = {"status": "up", "path": settings.db_path.name}
     except Exception as exc:  # the database being unusable is what this reports
         database = {"status": "down", "path": settings.db_path.name,

@@ -489,6 +489,12 @@ class Ledger:
                 return None
             return found, await self._eod_position(conn, model, found)
 
+    async def signatures(self) -> list[str]:
+        """Every model in the ledger."""
+        async with self._store.read() as conn:
+            cur = await conn.execute("SELECT signature FROM models ORDER BY signature")
+            return [r[0] for r in await cur.fetchall()]
+
     async def last_completed_of(self, models: Sequence[str]) -> dict[str, date | None]:
         """Each model's last completed day (None for a model with none), in one read."""
         out: dict[str, date | None] = dict.fromkeys(models)

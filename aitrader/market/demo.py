@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from aitrader.errors import InvalidInput
-from aitrader.market.calendar import Calendar
-from aitrader.market.prices import Bar
+from aitrader.market.calendar import Calendar, nyse
+from aitrader.market.prices import Bar, source_span, upsert_bars
 from aitrader.market.symbols import ALL_SYMBOLS, BENCHMARK
+from aitrader.store import Store
 
 ANCHOR = date(2024, 1, 2)
 SOURCE = "demo"
@@ -89,3 +90,17 @@ def generate(
                 volume=int(v),
                 source=SOURCE,
             )
+
+
+async def ensure(store: Store, init_date: date, seed: int) -> int:
+    """The demo market from 60 days before `init_date` (not before the anchor) up to the
+    latest closed NYSE session, unless it is there already; returns the bars written."""
+    cal = nyse()
+    end = cal.last_closed()
+    start = max(ANCHOR, init_date - timedelta(60))
+    sessions = cal.between(start, end)
+    have = await source_span(store, BENCHMARK, SOURCE)
+    if not sessions or (have and have[0] <= sessions[0].isoformat()
+                        and have[1] >= end.isoformat()):
+        return 0
+    return await upsert_bars(store, generate(cal, start, end, seed=seed))

@@ -115,6 +115,27 @@ async def data_dates(store: Store, symbol: str | None = None) -> list[str]:
         return [r[0] for r in await cur.fetchall()]
 
 
+async def source_span(store: Store, symbol: str, source: str) -> tuple[str, str] | None:
+    """(first, last) date of `symbol`'s bars from `source`, or None."""
+    async with store.read() as conn:
+        cur = await conn.execute(
+            "SELECT MIN(date), MAX(date) FROM prices WHERE symbol = ? AND source = ?",
+            (symbol, source))
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row and row[0] else None
+
+
+async def dates_with_data(store: Store, days: Sequence[str]) -> set[str]:
+    """Those of `days` that have at least one bar."""
+    if not days:
+        return set()
+    async with store.read() as conn:
+        cur = await conn.execute(
+            f"SELECT DISTINCT date FROM prices WHERE date IN ({','.join('?' * len(days))})",
+            tuple(days))
+        return {r[0] for r in await cur.fetchall()}
+
+
 @attrs.frozen
 class SymbolSpan:
     symbol: str

@@ -191,6 +191,11 @@ class Store:
                 )
                 log.info("migration_applied", version=version, name=name)
 
+    async def ping(self) -> None:
+        """Raise if the database cannot be read."""
+        async with self.read() as conn:
+            await scalar(conn, "SELECT 1")
+
     async def schema_version(self) -> int:
         async with self.read() as conn:
             cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")

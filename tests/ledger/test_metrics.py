@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from aitrader.ledger.metrics import compute
 
 
 def test_known_series() -> None:
-    """100 -> 110 -> 99 -> 108.9: every metric as LEDGER.md defines it."""
+    """100 -> 110 -> 99 -> 108.9, worked out by hand: daily returns +10%, -10%, +10%;
+    mean 1/30; sample standard deviation sqrt(0.02667 / 2) = 1/sqrt(75)."""
     m = compute([100.0, 110.0, 99.0, 108.9])
-    rets = [0.10, -0.10, 0.10]
-    mean = sum(rets) / 3
-    sd = math.sqrt(sum((r - mean) ** 2 for r in rets) / 2)
     assert m.sessions == 3
-    assert m.cumulative_return == pytest.approx(0.089)
-    assert m.annualised_return == pytest.approx(1.089 ** (252 / 3) - 1)
-    assert m.volatility == pytest.approx(sd * math.sqrt(252))
-    assert m.sharpe == pytest.approx(mean / sd * math.sqrt(252))
-    downside = math.sqrt(0.01 / 3)
-    assert m.sortino == pytest.approx(mean / downside * math.sqrt(252))
-    assert m.max_drawdown == pytest.approx(-0.10)
-    assert m.annualised_return is not None
-    assert m.calmar == pytest.approx(m.annualised_return / 0.10)
+    assert m.cumulative_return == pytest.approx(0.089)  # 108.9 / 100 - 1
+    assert m.annualised_return == pytest.approx(1288.2641, rel=1e-6)  # 1.089 ** 84 - 1
+    assert m.volatility == pytest.approx(1.8330303, rel=1e-6)  # sqrt(252 / 75)
+    assert m.sharpe == pytest.approx(4.5825757, rel=1e-6)  # sqrt(18900) / 30
+    # the downside deviation is sqrt(0.01 / 3)
+    assert m.sortino == pytest.approx(9.1651514, rel=1e-6)  # sqrt(75600) / 30
+    assert m.max_drawdown == pytest.approx(-0.10)  # 110 -> 99
+    assert m.calmar == pytest.approx(12882.641, rel=1e-6)  # 1288.2641 / 0.10
     assert m.win_rate == pytest.approx(2 / 3)
     assert m.short_window
 

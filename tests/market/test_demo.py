@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from aitrader.errors import InvalidInput
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import latest_trading_day, upsert_bars
+from aitrader.market.prices import data_dates, latest_trading_day, upsert_bars
 from aitrader.market.symbols import ALL_SYMBOLS, BENCHMARK
 from aitrader.store import Store
 
@@ -87,10 +87,23 @@ def test_refuses_before_the_anchor() -> None:
         list(demo.generate(nyse(), date(2023, 12, 1), date(2024, 1, 10), seed=1))
 
 
-async def test_stored_demo_reaches_the_latest_session(store: Store) -> None:
-    """Up to the most recent closed NYSE session, which is then the latest trading day."""
-    cal = nyse()
-    end = cal.last_closed()
-    await upsert_bars(store, demo.generate(cal, end - timedelta(days=10), end, seed=1,
-                                           symbols=[BENCHMARK, "AAPL"]))
-    assert await latest_trading_day(store) == end
+async def test_the_latest_trading_day_is_the_last_stored_session(store: Store) -> None:
+    """Bars up to Friday 31 October 2025: that is the latest trading day, whatever today is;
+    a symbol with a later bar than QQQ does not move it."""
+    await upsert_bars(store, demo.generate(nyse(), date(2025, 10, 20), date(2025, 10, 31),
+                                           seed=1, symbols=[BENCHMARK, "AAPL"]))
+    assert await latest_trading_day(store) == date(2025, 10, 31)
+    await upsert_bars(store, demo.generate(nyse(), date(2025, 11, 3), date(2025, 11, 3),
+                                           seed=1, symbols=["AAPL"]))
+    assert await latest_trading_day(store) == date(2025, 10, 31)  # QQQ decides
+
+
+async def test_ensure_covers_the_init_date_to_the_latest_closed_session(store: Store) -> None:
+    """`demo.ensure` writes from 60 days before the init date to the latest closed session,
+    once; a second call writes nothing."""
+    written = await demo.ensure(store, date(2025, 10, 1), seed=1)
+    first, last = await data_dates(store, BENCHMARK), nyse().last_closed()
+    assert first[0] == "2025-08-04"  # 1 Oct minus 60 days is Sat 2 Aug: the next session
+    assert first[-1] == last.isoformat()
+    assert written == len(first) * 102  # every NASDAQ-100 symbol and QQQ, each session
+    assert await demo.ensure(store, date(2025, 10, 1), seed=1) == 0
