@@ -95,14 +95,17 @@ class EventBus:
         return sub
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
-        """Call `listener(event)` for every published event, in sequence order, after it is
-        stored (it must not block: it runs inside the publisher's ordering lock)."""
+        """Call `listener(event)` for every event this bus publishes or is handed, in
+        sequence order, once it is stored (it must not block: a publisher calls it inside
+        its ordering lock)."""
         self._listeners.append(listener)
 
     def deliver(self, event: Event) -> None:
-        """Hand a stored event to this bus's subscribers."""
+        """Hand a stored event to this bus's subscribers and listeners."""
         for sub in list(self._subscribers):
             sub._offer(event)
+        for listener in self._listeners:
+            listener(event)
 
     async def publish(self, type: str, *, job_id: str | None = None, model: str | None = None,
                       date: str | None = None, **data: Any) -> Event:
@@ -119,8 +122,6 @@ class EventBus:
             # serialised once here, not once per viewer
             event = attrs.evolve(event, text=json.dumps(event.to_json(), default=str))
             self.deliver(event)
-            for listener in self._listeners:
-                listener(event)
         return event
 
     async def since(self, seq: int, *, job_id: str | None = None, limit: int = 10_000

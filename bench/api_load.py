@@ -14,7 +14,10 @@ its first results, then from other processes (one per phase, not the service's):
    passed, measures every event's lag (receive time minus the event's "time" field, which is
    stamped in the simulation when it is published, to the millisecond) for --ws-seconds:
    p50/p99, messages and distinct events, viewers dropped by the server (1013: too slow) or
-   otherwise, and the client's CPU use.
+   otherwise, and the client's CPU use. The viewers are picows connections by default (a
+   Cython client, a callback per frame): 1,000 viewers of aiohttp's client, each a task woken
+   per message, need about a core of their own on this machine, and their own queueing then
+   becomes most of the lag measured; `--client aiohttp` measures with them anyway.
 Around each phase's measurement the worker also reads the service's side: the CPU of the
 `aitrader serve` process (100% = one core), how busy the whole machine was (all cores; other
 work on the machine shows here), and the share of the service loop's 100 ms ticks that fired
@@ -28,7 +31,7 @@ Targets on a 2-core machine: p99 < 50 ms at 500 requests/s while 10 models simul
 WebSocket viewers with event lag p99 < 100 ms.
 
     python bench/api_load.py [--viewers 1000] [--rates 100,200,500,800,1000] [--seconds 10]
-                             [--ws-seconds 10]
+                             [--ws-seconds 10] [--client picows|aiohttp]
 """
 
 from __future__ import annotations
@@ -207,6 +210,66 @@ def _event_time(text: str, cache: dict[str, float]) -> float:
     return t
 
 
+async def ws_worker_picows(base: str, job: str, viewers: int, seconds: float,
+                           pid: int) -> None:
+    """The same measurement with picows (a Cython client: a callback per frame, no task per
+    viewer woken per message), so that the viewers' own CPU does not become the lag."""
+    import picows
+
+    lags: list[float] = []
+    seqs: set[str] = set()
+    cache: dict[str, float] = {}
+    closes: dict[str, int] = {}
+    state = {"counting": False, "stopped": False}
+
+    class Listener(picows.WSListener):
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type == picows.WSMsgType.TEXT:
+                if state["counting"] and not state["stopped"]:
+                    text = frame.get_payload_as_ascii_text()
+                    lags.append((time.time() - _event_time(text, cache)) * 1000)
+                    seqs.add(text[8:text.find(",", 8)])
+            elif frame.msg_type == picows.WSMsgType.CLOSE and not state["stopped"]:
+                why = f"closed {frame.get_close_code()}"
+                closes[why] = closes.get(why, 0) + 1
+
+    url = base.replace("http://", "ws://") + "/ws"
+    transports: list[Any] = []
+    failed: dict[str, int] = {}
+
+    async def connect() -> None:
+        try:
+            transport, _ = await picows.ws_connect(Listener, url)
+            transports.append(transport)
+        except (OSError, picows.WSError) as exc:
+            failed[type(exc).__name__] = failed.get(type(exc).__name__, 0) + 1
+
+    t0 = time.perf_counter()
+    for lo in range(0, viewers, 50):
+        await asyncio.gather(*(connect() for _ in range(lo, min(viewers, lo + 50))))
+    connect_s = time.perf_counter() - t0
+    async with aiohttp.ClientSession(base) as http:
+        await asyncio.sleep(1.0)
+        before = await Snapshot.take(http, pid)
+        cpu0, w0 = time.process_time(), time.perf_counter()
+        state["counting"] = True
+        await asyncio.sleep(seconds)
+        state["stopped"] = True
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - w0
+        service = (await Snapshot.take(http, pid)).since(before)
+        st = await job_status(http, job)
+    for transport in transports:
+        transport.disconnect()
+    await asyncio.gather(*(t.wait_disconnected() for t in transports), return_exceptions=True)
+    print(json.dumps({**service, "viewers": viewers, "connected": len(transports),
+                      "connect_failed": failed, "client": "picows",
+                      "connect_s": connect_s, "messages": len(lags), "events": len(seqs),
+                      "seconds": wall, "closed": closes, "p50": pct(lags, 0.5),
+                      "p99": pct(lags, 0.99), "max": max(lags, default=float("nan")),
+                      "client_cpu": cpu / wall, "job": st["status"],
+                      "completed": st["progress"]["completed"]}), flush=True)
+
+
 async def ws_worker(base: str, job: str, viewers: int, seconds: float, pid: int) -> None:
     """Viewers read from the moment they connect; lag is counted once all are connected and
     a second has passed (the steady state, not the connection ramp)."""
@@ -325,7 +388,8 @@ def _stall_text(stalls: dict[float, float]) -> str:
     return " / ".join(f"{v:.1%}" for v in stalls.values())
 
 
-async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float) -> int:
+async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float,
+               client: str = "picows") -> int:
     from aitrader import logs
     from aitrader.market import demo
     from aitrader.market.calendar import nyse
@@ -423,7 +487,8 @@ async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float
             for rate in rates:  # one worker process per phase
                 http_rows.append(await _worker("http", base, job, str(rate), str(seconds),
                                                str(serve.pid)))
-            ws_row = await _worker("ws", base, job, str(viewers), str(ws_seconds),
+            ws_row = await _worker("ws" if client == "picows" else "ws-aiohttp", base, job,
+                                   str(viewers), str(ws_seconds),
                                    str(serve.pid))
             st = await job_status(http, job)
             ran = time.perf_counter() - measured
@@ -485,6 +550,7 @@ async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float
           f"{max(good) if good else 'none'} requests/s (target: p99 < {TARGET_P99:g} ms at "
           f"{TARGET_RATE} requests/s)")
     print()
+    print(f"WebSocket viewers' client: {client}")
     print(f"| WebSocket viewers | connected | messages | distinct events | lag p50 ms | "
           f"lag p99 ms (target < {TARGET_LAG:g}) | max ms | dropped | client CPU | "
           "service CPU | machine busy | loop stalls | job at the end |")
@@ -521,6 +587,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="per rate (10)")
     parser.add_argument("--ws-seconds", type=float, default=10.0,
                         help="WebSocket lag measurement (10)")
+    parser.add_argument("--client", choices=("picows", "aiohttp"), default="picows",
+                        help="the WebSocket viewers' client library (picows)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -529,8 +597,9 @@ if __name__ == "__main__":
             asyncio.run(http_worker(rest[0], rest[1], int(rest[2]), float(rest[3]),
                                     int(rest[4])))
         else:
-            asyncio.run(ws_worker(rest[0], rest[1], int(rest[2]), float(rest[3]),
-                                  int(rest[4])))
+            viewers_main = ws_worker_picows if kind == "ws" else ws_worker
+            asyncio.run(viewers_main(rest[0], rest[1], int(rest[2]), float(rest[3]),
+                                     int(rest[4])))
     else:
         sys.exit(asyncio.run(main(args.viewers, [int(x) for x in args.rates.split(",")],
-                                  args.seconds, args.ws_seconds)))
+                                  args.seconds, args.ws_seconds, args.client)))

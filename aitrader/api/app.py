@@ -21,7 +21,9 @@ from aitrader.api.auth import auth_middleware
 from aitrader.api.cache import ReadCache
 from aitrader.api.dashboard import dashboard_routes
 from aitrader.api.errors import errors_middleware
+from aitrader.api.fanout import Broadcast
 from aitrader.api.keys import (
+    BROADCAST,
     BUS,
     CACHE,
     METRICS,
@@ -55,6 +57,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     bus = EventBus(app[STORE])
     app[BUS] = bus
+    bus.add_listener(app[BROADCAST].deliver)
     metrics, cache = app[METRICS], app[CACHE]
     sub = bus.subscribe(maxsize=100_000)
 
@@ -105,6 +108,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     app[CACHE] = ReadCache()
     app[SOCKETS] = Viewers()
+    app[BROADCAST] = Broadcast()
     app.cleanup_ctx.extend([_store, _bus, _simulation])
     app.on_shutdown.append(_close_sockets)
     r = app.router

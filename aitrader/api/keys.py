@@ -7,6 +7,7 @@ from aiohttp import web
 
 from aitrader.actors.host import SimulationHost
 from aitrader.api.cache import ReadCache
+from aitrader.api.fanout import Broadcast
 from aitrader.api.metrics import Metrics
 from aitrader.events import EventBus
 from aitrader.settings import Settings
@@ -28,3 +29,4 @@ class Viewers:
 
 
 SOCKETS = web.AppKey("viewers", Viewers)
+BROADCAST = web.AppKey("broadcast", Broadcast)

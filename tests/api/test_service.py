@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from aitrader.api.app import create_app
@@ -17,7 +18,7 @@ from aitrader.testing.fake_llm import FakeLLM, finish, tools
 from aitrader.tools.launcher import ToolServers
 from aitrader.tools.ports import free_ports
 from tests.api.conftest import Api, Client, api_settings, write_config
-from tests.api.test_contract import RANGE, wait_done
+from tests.api.test_contract import CONFIG, RANGE, wait_done
 from tests.stack import Stack, until
 
 
@@ -169,38 +170,45 @@ async def test_token_auth(stack: Stack, fake_llm: FakeLLM,
         assert (await client.get(outside)).status in (401, 403, 404), outside  # never a file
 
 
-async def test_slow_viewer_is_dropped_and_catches_up(api: Api, monkeypatch: Any) -> None:
-    """A viewer whose connection is slow (each send takes 50 ms) is cut off with 1013, naming
-    the since to resume from, while the job runs on at full speed; reconnecting with that
-    since delivers the rest: every event of the job exactly once."""
-    import aitrader.api.ws as ws_module
+async def test_slow_viewer_is_cut_with_1013_and_catches_up(api: Api, monkeypatch: Any) -> None:
+    """A viewer that stops reading (an independent client, `websockets`, with a 4 KiB receive
+    buffer and a queue of one message) does not hold up the job; once more than 8 KiB wait for
+    it, it gets a 1013 close frame naming the `since` to resume from, after every event it
+    was sent; reconnecting with that since delivers the rest: every event of the job once."""
+    import aitrader.api.fanout as fanout
 
-    monkeypatch.setattr(ws_module, "VIEWER_QUEUE", 5)
-    real_send = web.WebSocketResponse.send_str
-
-    async def slow_send(self: web.WebSocketResponse, data: str, compress: Any = None) -> None:
-        await asyncio.sleep(0.05)
-        await real_send(self, data, compress)
-
-    monkeypatch.setattr(web.WebSocketResponse, "send_str", slow_send)
-    slow = await api.client.ws_connect("/ws")
-    resp = await api.client.post("/simulate/trigger", json=RANGE)
+    monkeypatch.setattr(fanout, "MAX_UNSENT", 8 * 1024)
+    port = api.client.port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    slow = await websockets.connect(f"ws://127.0.0.1:{port}/ws", sock=sock, max_queue=1,
+                                    compression=None)
+    resp = await api.client.post("/simulate/trigger", json={
+        "config_path": CONFIG, "start_date": "2025-10-02", "end_date": "2025-10-31",
+        "models": ["momentum"]})  # ~20 sessions of ~45 tool calls: ~1,000 events
     job = (await resp.json())["job_id"]
     done = await wait_done(api, job)  # the job is not held up by the viewer
     assert done["status"] == "completed"
+    got, closed = await _read_until_closed(slow)
+    assert closed.rcvd is not None and closed.rcvd.code == 1013
+    assert got and closed.rcvd.reason == f"too slow; reconnect with since={got[-1]['seq']}"
+    mine = [e["seq"] for e in got if e["job_id"] == job]
+    assert len(mine) < len(await _stored_seqs(api, job))  # it was cut before the end
+    async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws?since={got[-1]['seq']}&job_id={job}") as rest:
+        more: list[dict[str, Any]] = []
+        while not more or more[-1]["type"] != "job.finished":
+            more.append(json.loads(await asyncio.wait_for(rest.recv(), 10)))
+    assert mine + [e["seq"] for e in more] == await _stored_seqs(api, job)
+
+
+async def _read_until_closed(ws: websockets.ClientConnection
+                             ) -> tuple[list[dict[str, Any]], websockets.ConnectionClosed]:
     got: list[dict[str, Any]] = []
-    while True:
-        msg = await slow.receive(timeout=10)
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            break
-        got.append(json.loads(msg.data))
-    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1013
-    assert got and f"since={got[-1]['seq']}" in (msg.extra or "")
-    monkeypatch.setattr(web.WebSocketResponse, "send_str", real_send)
-    rest = await api.client.ws_connect(f"/ws?since={got[-1]['seq']}&job_id={job}")
-    more: list[dict[str, Any]] = []
-    while not more or more[-1]["type"] != "job.finished":
-        more.append(json.loads((await rest.receive(timeout=10)).data))
-    await rest.close()
-    mine = [e["seq"] for e in got if e["job_id"] == job] + [e["seq"] for e in more]
-    assert mine == await _stored_seqs(api, job)
+    try:
+        while True:
+            got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    except websockets.ConnectionClosed as closed:
+        return got, closed
