@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import shutil
@@ -43,7 +42,7 @@ from langchain_mcp_adapters.client import MultiServerMCPClient
 from mcp.types import CallToolResult
 
 from aitrader import logs
-from aitrader.agent.toolbox import ToolBox, ToolResult
+from aitrader.agent.toolbox import ToolBox, ToolResult, payload_of
 from aitrader.ledger import Ledger
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
@@ -107,20 +106,6 @@ def _raw(result: CallToolResult, valid: Callable[[Any], bool]) -> bool:
 
 def _boxed(result: ToolResult, valid: Callable[[Any], bool]) -> bool:
     return not result.is_error and valid(result.payload)
-
-
-def _adapter_payload(content: Any) -> Any:
-    """What `tool.ainvoke(args)` returns for a content_and_artifact MCP tool: the content
-    blocks (or a string); the JSON in their text."""
-    if isinstance(content, str):
-        text = content
-    else:
-        text = "".join(b.get("text", "") for b in content
-                       if isinstance(b, dict) and b.get("type") == "text")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -238,7 +223,7 @@ async def run(calls: int, attempts: int, trades: int) -> tuple[list[Row], list[l
             await fresh_tool.ainvoke(price_args(i))
 
         async def fresh(i: int) -> bool:
-            return _priced(_adapter_payload(await fresh_tool.ainvoke(price_args(i))))
+            return _priced(payload_of(await fresh_tool.ainvoke(price_args(i)), None))
 
         rows.append(await Row("new session per call (MultiServerMCPClient, ainvoke): "
                               "get_price_local").time(max(20, calls // 10), fresh))

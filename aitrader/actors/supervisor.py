@@ -1,9 +1,8 @@
 """The supervisor: one task that owns every actor and creates every job, one message at a
 time, so two simultaneous triggers can never create two jobs.
 
-- Commands (trigger, retry, cancel) arrive through an inbox bounded at `max_commands`
-  waiting; beyond that a caller is told to try again. Actors report there too (a batch
-  done): at most one report per actor is ever outstanding, so reports never wait.
+- Commands (trigger, retry, cancel) and the actors' reports arrive through one typed inbox
+  (`messages.Inbox`: commands bounded, reports always taken).
 - It owns every task it starts (one per actor, and each job being finished) and cancels and
   awaits them all when it stops.
 - Anything that escapes an actor, domain error or not, is logged with its traceback; the
@@ -17,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import structlog
@@ -31,19 +29,18 @@ from aitrader.actors.messages import (
     AnswerKind,
     BatchDone,
     CancelJob,
-    Command,
     CreateJob,
+    Inbox,
     JobRequest,
-    Message,
     RetryJob,
     RunDays,
     TriggerAnswer,
-    reply_future,
+    answer,
 )
 from aitrader.actors.modelday import describe
 from aitrader.actors.recovery import recover
 from aitrader.config import SimulationConfig
-from aitrader.errors import AITraderError, Conflict, Unavailable
+from aitrader.errors import Conflict
 from aitrader.events import EventBus
 from aitrader.market.calendar import Calendar, nyse
 from aitrader.settings import Settings
@@ -53,7 +50,6 @@ from aitrader.store.jobs import JobRow
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
 MAX_COMMANDS = 256
 
 
@@ -77,9 +73,7 @@ class Supervisor:
         self._admission = Admission(store=store, configs_dir=settings.configs_dir,
                                     env=self._env, calendar=calendar or nyse(),
                                     max_jobs=settings.max_concurrent_jobs)
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._max_commands = max_commands
-        self._commands = 0  # commands waiting in the inbox
+        self._inbox = Inbox(max_commands)
         self.actors: dict[str, ModelActor] = {}
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,22 +82,14 @@ class Supervisor:
 
     # -- the public face: post a command, await the reply -----------------------------------
 
-    async def _ask(self, command: Callable[[asyncio.Future[T]], Command]) -> T:
-        if self._commands >= self._max_commands:
-            raise Unavailable("too many requests are waiting for the simulation; try again")
-        reply: asyncio.Future[T] = reply_future()
-        self._commands += 1
-        self._inbox.put_nowait(command(reply))
-        return await reply
-
     async def trigger(self, request: JobRequest) -> TriggerAnswer:
-        return await self._ask(lambda reply: CreateJob(request, reply))
+        return await self._inbox.ask(lambda reply: CreateJob(request, reply))
 
     async def retry(self, job_id: str) -> TriggerAnswer:
-        return await self._ask(lambda reply: RetryJob(job_id, reply))
+        return await self._inbox.ask(lambda reply: RetryJob(job_id, reply))
 
     async def cancel(self, job_id: str) -> JobRow:
-        return await self._ask(lambda reply: CancelJob(job_id, reply))
+        return await self._inbox.ask(lambda reply: CancelJob(job_id, reply))
 
     async def wait_started(self) -> None:
         await self._started.wait()
@@ -121,11 +107,11 @@ class Supervisor:
                     case BatchDone() as done:
                         self._batch_done(done)
                     case CreateJob(request, reply):
-                        await self._reply(reply, self._create(request))
+                        await answer(reply, self._create(request))
                     case RetryJob(job_id, reply):
-                        await self._reply(reply, self._retry(job_id))
+                        await answer(reply, self._retry(job_id))
                     case CancelJob(job_id, reply):
-                        await self._reply(reply, self._cancel(job_id))
+                        await answer(reply, self._cancel(job_id))
         finally:
             self._stopping = True
             tasks = list(self._tasks)
@@ -135,22 +121,9 @@ class Supervisor:
                 if isinstance(result, Exception):  # cleanup tries every task
                     log.warning("task_stop_failed", error=repr(result))
 
-    async def _reply(self, reply: asyncio.Future[T], work: Awaitable[T]) -> None:
-        self._commands -= 1
-        try:
-            result = await work
-        except AITraderError as exc:
-            reply.set_exception(exc)
-        except sqlite3.OperationalError as exc:  # locked for too long, disk full
-            log.warning("command_failed", error=str(exc))
-            reply.set_exception(Unavailable("the database cannot be written right now "
-                                            f"({exc}); try again"))
-        except Exception as exc:  # never let one command take the supervisor down
-            log.exception("command_failed")
-            reply.set_exception(exc)
-        else:
-            if not reply.done():
-                reply.set_result(result)
+    async def _tell(self, type: str, **data: Any) -> None:
+        """Publish an event that must not be lost (retried while the database is locked)."""
+        await until_done(partial(self._bus.publish, type, **data), what=f"publish {type}")
 
     def _own(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -164,7 +137,7 @@ class Supervisor:
         if actor is None:
             actor = self.actors[signature] = ModelActor(
                 signature, store=self._store, bus=self._bus, settings=self._settings,
-                env=self._env, report=self._inbox.put_nowait)
+                env=self._env, report=self._inbox.report)
             self._own(self._supervise(actor), name=f"actor:{signature}")
         return actor
 
@@ -184,9 +157,7 @@ class Supervisor:
                 exc = error
             log.error("actor_crashed", model=actor.signature, exc_info=exc)
             await actor.clean_up_after(exc)
-            await until_done(partial(self._bus.publish, "actor.restarted",
-                                     model=actor.signature, error=describe(exc)),
-                             what="publish actor.restarted")
+            await self._tell("actor.restarted", model=actor.signature, error=describe(exc))
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -197,18 +168,15 @@ class Supervisor:
         plan = decision.plan
         job = await jobstore.create_job(self._store, config_path=decision.config_path,
                                         days=plan.days, skipped=plan.skipped)
-        await until_done(lambda: self._bus.publish(
-            "job.created", job_id=job.id, models=list(job.models),
-            date_range=[job.date_start, job.date_end]), what="publish job.created")
+        await self._tell("job.created", job_id=job.id, models=list(job.models),
+                         date_range=[job.date_start, job.date_end])
         await self._start(job.id, decision.config, plan.days)
         return TriggerAnswer(AnswerKind.ACCEPTED, job, f"simulating {plan.total} model-days")
 
     async def _start(self, job_id: str, config: SimulationConfig,
                      days: Mapping[str, tuple[str, ...]]) -> None:
         job = self._jobs[job_id] = _Job(job_id, set(days))
-        await until_done(lambda: self._bus.publish("job.status", job_id=job_id,
-                                                   status="running"),
-                         what="publish job.status")
+        await self._tell("job.status", job_id=job_id, status="running")
         for signature, ds in days.items():
             model = config.model(signature)
             assert model is not None, "admission and recovery only plan models in the config"
@@ -231,9 +199,7 @@ class Supervisor:
             what="finish the job")
         if stranded:
             log.error("model_days_stranded", job_id=job_id, count=stranded)
-        await until_done(lambda: self._bus.publish("job.finished", job_id=job_id,
-                                                   status=status.value),
-                         what="publish job.finished")
+        await self._tell("job.finished", job_id=job_id, status=status.value)
         log.info("job_finished", job_id=job_id, status=status.value)
 
     async def _cancel(self, job_id: str) -> JobRow:

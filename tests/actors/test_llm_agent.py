@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ from aitrader.testing.fake_llm import FakeLLM, Fault, Turn, finish, tools
 from tests.stack import Stack
 
 DAY = "2025-10-02"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeLLM]:
-    fake = FakeLLM()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def run_llm_day(stack: Stack, fake: FakeLLM, tmp_path: Path, basemodel: str, *,
