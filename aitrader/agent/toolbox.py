@@ -18,6 +18,7 @@ between tool calls) and reported to an observer (events, metrics).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -161,10 +162,12 @@ class ToolBox:
         """Enter the session, load its tools, wait until closing, exit it: all in this task.
         Never raises (a failure here must not cancel the actor): it marks the session broken."""
         try:
-            # no time limit of the HTTP client's own: the interceptor gives each call the
-            # config's tool_timeout, which may change from one job to the next
-            async with tool_session(kept.url, self._identity, call_timeout=None) as session:
-                async with asyncio.timeout(self.call_timeout):
+            async with contextlib.AsyncExitStack() as stack:
+                async with asyncio.timeout(self.call_timeout):  # opening, within one limit
+                    # no time limit of the HTTP client's own: the interceptor gives each call
+                    # the config's tool_timeout, which may change from one job to the next
+                    session = await stack.enter_async_context(
+                        tool_session(kept.url, self._identity, call_timeout=None))
                     tools = await load_mcp_tools(session, server_name=kept.name,
                                                  tool_interceptors=[self._intercept])
                 kept.tools = {t.name: t for t in tools}
@@ -176,7 +179,8 @@ class ToolBox:
                 raise  # the tool box is closing
             if not isinstance(exc, Exception | BaseExceptionGroup | asyncio.CancelledError):
                 raise
-            kept.broken = describe(exc)
+            kept.broken = f"no answer within {self.call_timeout:g} s" \
+                if isinstance(exc, TimeoutError) else describe(exc)
             log.warning("tool_session_broken", server=kept.name, error=kept.broken)
         finally:
             kept.tools = {} if kept.broken else kept.tools

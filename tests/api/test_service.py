@@ -76,7 +76,7 @@ async def test_metrics_parse_and_move(api: Api) -> None:
                  "aitrader_llm_tokens", "aitrader_llm_cost_usd", "aitrader_websocket_viewers",
                  "aitrader_http_requests", "aitrader_model_day_duration_seconds",
                  "aitrader_tool_call_duration_seconds", "aitrader_actor_mailbox_depth",
-                 "aitrader_event_loop_lag_seconds",
+                 "aitrader_event_loop_lag_seconds", "aitrader_actor_restarts",
                  "aitrader_events"):
         assert name in before, name
     resp = await api.client.post("/simulate/trigger", json=RANGE)
