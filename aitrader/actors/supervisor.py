@@ -1,15 +1,9 @@
 """The supervisor: one task that owns every actor and creates every job, one message at a
-time, so two simultaneous triggers can never create two jobs.
-
-- Commands (trigger, retry, cancel) and the actors' reports arrive through one typed inbox
-  (`messages.Inbox`: commands bounded, reports always taken).
-- It owns every task it starts (one per actor, and each job being finished) and cancels and
-  awaits them all when it stops.
-- Anything that escapes an actor, domain error or not, is logged with its traceback; the
-  actor then voids its open attempt, fails its open model-days with the error's message,
-  reports its batch done, and runs again for later work.
-- A job ends when every actor working on it has reported; its status comes from its
-  model-days, and none of them is left pending or running.
+time (so two simultaneous triggers can never create two jobs), from one typed inbox
+(`messages.Inbox`). It owns every task it starts and stops them all when it stops. Whatever
+escapes an actor is logged with its traceback; the actor cleans up (its open attempt voided,
+its open model-days failed with the error) and runs again. A job ends when every actor on it
+has reported; none of its model-days is then left pending or running.
 """
 
 from __future__ import annotations
