@@ -36,13 +36,15 @@ from aitrader.api.keys import (
 from aitrader.api.metrics import Metrics
 from aitrader.api.openapi import docs_routes, openapi
 from aitrader.events import EventBus
-from aitrader.settings import Settings
+from aitrader.ledger import Ledger
+from aitrader.market.calendar import nyse
+from aitrader.settings import TOOL_SERVERS, Settings
 from aitrader.store import Store
+from aitrader.tools.health import probe_all
 
 log = structlog.get_logger(__name__)
 
-METRICS_TASK = web.AppKey("metrics_task", asyncio.Task)
-LAG_TASK = web.AppKey("loop_lag_task", asyncio.Task)
+METRICS_TASKS = web.AppKey("metrics_tasks", list)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -58,7 +60,9 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     bus = EventBus(app[STORE])
     app[BUS] = bus
     bus.add_listener(app[BROADCAST].deliver)
-    metrics, cache = app[METRICS], app[CACHE]
+    metrics, cache, settings = app[METRICS], app[CACHE], app[SETTINGS]
+    ledger = Ledger(app[STORE])
+    metrics.last_sessions(await ledger.last_completed_of(await ledger.signatures()))
     sub = bus.subscribe(maxsize=100_000)
 
     async def count() -> None:
@@ -70,14 +74,22 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
                 for name, depth in host.mailbox_depths():
                     metrics.mailbox.labels(name).set(depth)
 
-    app[METRICS_TASK] = asyncio.create_task(count(), name="metrics")
-    app[LAG_TASK] = asyncio.create_task(metrics.watch_loop(), name="loop-lag")
+    async def probe(every: float = 15.0) -> None:
+        while True:
+            for name, found in (await probe_all(settings, TOOL_SERVERS)).items():
+                metrics.tool_server_up.labels(name).set(1 if found["status"] == "up" else 0)
+            await asyncio.sleep(every)
+
+    tasks = app[METRICS_TASKS] = [
+        asyncio.create_task(count(), name="metrics"),
+        asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
+        asyncio.create_task(probe(), name="tool-server-probe")]
     yield
     await cache.close()
     bus.close()
-    for key in (METRICS_TASK, LAG_TASK):
-        app[key].cancel()
-    await asyncio.gather(app[METRICS_TASK], app[LAG_TASK], return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _simulation(app: web.Application) -> AsyncIterator[None]:
@@ -99,7 +111,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     """The service: serve it on a `ServingLoop` (see `aitrader.priority`)."""
-    metrics = Metrics()
+    metrics = Metrics(nyse())
     middlewares = [metrics.middleware(), errors_middleware]
     if settings.api_token:
         middlewares.append(auth_middleware(settings.api_token))

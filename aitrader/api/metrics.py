@@ -1,38 +1,73 @@
-"""Prometheus metrics, one registry per application, fed by the event bus and the HTTP layer.
+"""Prometheus metrics, one registry per application, fed by the event bus, the HTTP layer and a
+probe of the tool servers. `promtool check metrics` passes on them (a test runs it).
 
-Names follow the conventions: `aitrader_` prefix, `_total` counters, `_seconds` histograms,
-no ids in labels.
+Names follow the conventions: `aitrader_` prefix, `_total` counters, base units (`_seconds`,
+`_timestamp_seconds`), no ids in labels (model signatures are a small, configured set; job
+ids never appear). What operators alert on (deploy/prometheus/alerts.yml): the last completed
+session per model, finished jobs by status, tool servers up, LLM calls by outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
+import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
+from aitrader import __version__
 from aitrader.events import Event
+from aitrader.market.calendar import Calendar
+
+CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before the answer
+STATUS_SENT = web.RequestKey("status_sent", int)  # a handler that sent its status says so
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, calendar: Calendar) -> None:
+        self._calendar = calendar
         self.registry = CollectorRegistry()
         r = self.registry
-        self.jobs = Counter("aitrader_jobs_total", "Jobs by final or current status",
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        Info("aitrader_build", "The running aitrader", registry=r).info(
+            {"version": __version__, "python": platform.python_version()})
+        self.jobs = Counter("aitrader_jobs_total", "Jobs that ended, by final status",
                             ["status"], registry=r)
-        self.model_days = Counter("aitrader_model_days_total", "Model-days by outcome",
-                                  ["status"], registry=r)
-        self.model_day_seconds = Histogram(
-            "aitrader_model_day_duration_seconds", "Model-day duration",
+        self.jobs_running = Gauge("aitrader_jobs_running", "Jobs running now", registry=r)
+        self._running: set[str] = set()
+        self.sessions = Counter("aitrader_model_sessions_total",
+                                "Model-sessions (a model's trading session) that ended, by "
+                                "status", ["status"], registry=r)
+        self.session_seconds = Histogram(
+            "aitrader_model_session_duration_seconds", "How long a model-session ran",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900), registry=r)
+        self.last_session = Gauge(
+            "aitrader_last_completed_session_timestamp_seconds",
+            "When the latest session a model has completed closed (Unix time)", ["model"],
+            registry=r)
         self.tool_calls = Counter("aitrader_tool_calls_total", "Tool calls by tool and result",
                                   ["tool", "result"], registry=r)
         self.tool_seconds = Histogram(
             "aitrader_tool_call_duration_seconds", "Tool-call round trip", ["tool"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5), registry=r)
+        self.tool_server_up = Gauge("aitrader_tool_server_up",
+                                    "1 when the tool server answers /health", ["server"],
+                                    registry=r)
         self.llm_tokens = Counter("aitrader_llm_tokens_total", "LLM tokens",
                                   ["model", "kind"], registry=r)
         self.llm_cost = Counter("aitrader_llm_cost_usd_total", "LLM cost in USD", ["model"],
@@ -51,11 +86,24 @@ class Metrics:
         self.http = Counter("aitrader_http_requests_total", "HTTP requests",
                             ["method", "route", "status"], registry=r)
         self.http_seconds = Histogram("aitrader_http_request_duration_seconds",
-                                      "HTTP request duration", ["route"], registry=r)
+                                      "HTTP request duration (WebSocket connections are not "
+                                      "requests of a duration, and are left out)", ["route"],
+                                      registry=r)
         self.loop_lag = Histogram(
             "aitrader_event_loop_lag_seconds",
             "How late a 100 ms timer fires: time the event loop was busy with something else",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r)
+
+    def session_closed_at(self, day: str) -> float:
+        """The closing bell of a session, as Unix time."""
+        return self._calendar.close_of(date.fromisoformat(day)).timestamp()
+
+    def last_sessions(self, last: Mapping[str, date | None]) -> None:
+        """Start from what the ledger holds (the service has just started)."""
+        for model, day in last.items():
+            self.actor_restarts.labels(model)  # every known model's series, from 0
+            if day is not None:
+                self.last_session.labels(model).set(self.session_closed_at(day.isoformat()))
 
     async def watch_loop(self, period: float = 0.1) -> None:
         """Measure event-loop stalls for as long as it runs (a task owned by the app)."""
@@ -71,12 +119,20 @@ class Metrics:
         data = event.data
         if event.type == "job.finished":
             self.jobs.labels(str(data.get("status"))).inc()
-        elif event.type == "job.created":
-            self.jobs.labels("created").inc()
+            self._running.discard(event.job_id or "")
+            self.jobs_running.set(len(self._running))
+        elif event.type == "job.status" and data.get("status") == "running":
+            self._running.add(event.job_id or "")
+            self.jobs_running.set(len(self._running))
+        elif event.type == "model_day.started" and event.model:
+            self.actor_restarts.labels(event.model)  # a series at 0 from the model's first day
         elif event.type == "model_day.finished":
-            self.model_days.labels(str(data.get("status"))).inc()
+            status = str(data.get("status"))
+            self.sessions.labels(status).inc()
             if "duration" in data:
-                self.model_day_seconds.observe(float(data["duration"]))
+                self.session_seconds.observe(float(data["duration"]))
+            if status == "completed" and event.model and event.date:
+                self.last_session.labels(event.model).set(self.session_closed_at(event.date))
         elif event.type == "model_day.tool_call":
             tool = str(data.get("tool"))
             self.tool_calls.labels(tool, "error" if data.get("error") else "ok").inc()
@@ -105,7 +161,11 @@ class Metrics:
             except web.HTTPException as exc:
                 status = exc.status
                 raise
+            except asyncio.CancelledError:  # the client went away: not a server error
+                status = request.get(STATUS_SENT, CLIENT_CLOSED)
+                raise
             finally:
                 self.http.labels(request.method, name, str(status)).inc()
-                self.http_seconds.labels(name).observe(time.perf_counter() - started)
+                if status != 101:  # a WebSocket lasts as long as its viewer watches
+                    self.http_seconds.labels(name).observe(time.perf_counter() - started)
         return count

@@ -27,6 +27,7 @@ from aiohttp import WSCloseCode, web
 
 from aitrader.api.fanout import SNDBUF, Viewer
 from aitrader.api.keys import BROADCAST, BUS, METRICS, SOCKETS
+from aitrader.api.metrics import STATUS_SENT
 from aitrader.errors import InvalidInput
 
 REPLAY_PAGE = 1000
@@ -41,6 +42,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     job_id = request.query.get("job_id") or None
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096, compress=False)
     await ws.prepare(request)
+    request[STATUS_SENT] = 101  # the upgrade is done, whatever happens to the viewer later
     transport = request.transport
     assert transport is not None
     sock = transport.get_extra_info("socket")

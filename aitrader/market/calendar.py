@@ -54,6 +54,13 @@ class Calendar:
         i = bisect.bisect_right(self.sessions, day)
         return self.sessions[i] if i < len(self.sessions) else None
 
+    def close_of(self, day: date) -> datetime:
+        """When `day`'s session closes (UTC); a day that is not a session: its midnight UTC."""
+        i = bisect.bisect_left(self.sessions, day)
+        if i < len(self.sessions) and self.sessions[i] == day:
+            return self.closes[i]
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
     def last_closed(self, now: datetime | None = None) -> date:
         """The most recent session whose closing bell has rung at `now` (UTC)."""
         now = now or datetime.now(UTC)

@@ -6,12 +6,14 @@ import asyncio
 import json
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
+from aitrader import __version__
 from aitrader.api.app import create_app
 from aitrader.api.keys import SIMULATION
 from aitrader.testing.fake_llm import FakeLLM, finish, tools
@@ -19,6 +21,7 @@ from aitrader.tools.launcher import ToolServers
 from aitrader.tools.ports import free_ports
 from tests.api.conftest import Api, Client, api_settings, write_config
 from tests.api.test_contract import CONFIG, RANGE, wait_done
+from tests.deploy.helpers import need_tool
 from tests.stack import Stack, until
 
 
@@ -72,9 +75,9 @@ def _value(fams: dict[str, Any], name: str, **labels: str) -> float:
 async def test_metrics_parse_and_move(api: Api) -> None:
     """/metrics parses with prometheus_client's parser; the families are there and move."""
     before = _families(await (await api.client.get("/metrics")).text())
-    for name in ("aitrader_jobs", "aitrader_model_days", "aitrader_tool_calls",
+    for name in ("aitrader_jobs", "aitrader_model_sessions", "aitrader_tool_calls",
                  "aitrader_llm_tokens", "aitrader_llm_cost_usd", "aitrader_websocket_viewers",
-                 "aitrader_http_requests", "aitrader_model_day_duration_seconds",
+                 "aitrader_http_requests", "aitrader_model_session_duration_seconds",
                  "aitrader_tool_call_duration_seconds", "aitrader_actor_mailbox_depth",
                  "aitrader_event_loop_lag_seconds", "aitrader_actor_restarts",
                  "aitrader_events"):
@@ -87,14 +90,46 @@ async def test_metrics_parse_and_move(api: Api) -> None:
         return fams if _value(fams, "aitrader_jobs", status="completed") >= 1 else None
 
     after = await until(counted)
-    assert _value(after, "aitrader_model_days", status="completed") - \
-        _value(before, "aitrader_model_days", status="completed") == 6
+    assert _value(after, "aitrader_model_sessions", status="completed") - \
+        _value(before, "aitrader_model_sessions", status="completed") == 6
     assert _value(after, "aitrader_tool_calls", tool="buy", result="ok") >= 3
     assert _value(after, "aitrader_llm_tokens", model="trader",
                   kind="completion") == 120
-    assert _value(after, "aitrader_jobs", status="completed") >= 1
+    assert _value(after, "aitrader_jobs", status="completed") == 1  # counted once, ended
+    assert {s.labels["status"] for s in after["aitrader_jobs"].samples
+            if s.name == "aitrader_jobs_total"} == {"completed"}
+    assert _gauge(after, "aitrader_jobs_running") == 0
+    # the last session each model completed: Monday 6 October 2025, closed 20:00 UTC
+    closed = datetime(2025, 10, 6, 20, 0, tzinfo=UTC).timestamp()
+    for model in ("trader", "momentum"):
+        assert _gauge(after, "aitrader_last_completed_session_timestamp_seconds",
+                      model=model) == closed
     assert _value(after, "aitrader_http_requests", method="POST", route="/simulate/trigger",
                   status="202") >= 1
+    assert {s.labels["version"] for s in after["aitrader_build_info"].samples} == {__version__}
+    assert _gauge(after, "process_resident_memory_bytes") > 0
+    ws = await api.client.ws_connect("/ws")  # a viewer is not a request of a duration
+    await ws.close()
+
+    async def ws_counted() -> dict[str, Any] | None:  # once its handler has returned
+        fams = _families(await (await api.client.get("/metrics")).text())
+        return fams if _value(fams, "aitrader_http_requests", route="/ws", status="101") \
+            else None
+
+    final = await until(ws_counted)
+    assert not [s for s in final["aitrader_http_request_duration_seconds"].samples
+                if s.labels.get("route") == "/ws"]
+    promtool = need_tool("promtool", "Debian's prometheus package; .ci/run installs it")
+    checked = await asyncio.create_subprocess_exec(
+        promtool, "check", "metrics", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await checked.communicate(await (await api.client.get("/metrics")).read())
+    assert (checked.returncode, out.decode()) == (0, "")
+
+
+def _gauge(fams: dict[str, Any], name: str, **labels: str) -> float:
+    return float(sum(s.value for s in fams[name].samples if s.name == name
+                     and all(s.labels.get(k) == v for k, v in labels.items())))
 
 
 async def test_health_turns_503_when_a_tool_server_stops(
