@@ -9,10 +9,10 @@ import json
 import re
 import subprocess
 import time
-from datetime import UTC, datetime
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
