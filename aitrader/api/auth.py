@@ -2,9 +2,9 @@
 `Authorization: Bearer <token>` (the WebSocket also takes `?token=`), compared in constant
 time; 401 with `WWW-Authenticate: Bearer` otherwise.
 
-The dashboard page (`/` and its assets under `/ui/`) is open too: a browser cannot send a
-bearer header when it opens a page, the files hold no data, and the page asks for the token
-before it calls the API."""
+The dashboard page (`/` and its assets under `/ui/`) and the API's description (`/openapi.json`,
+`/docs` and its assets) are open too: a browser cannot send a bearer header when it opens a
+page, and they hold no data; the dashboard asks for the token before it calls the API."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-OPEN_PATHS = frozenset({"/health", "/"})
-OPEN_PREFIXES = ("/ui/",)
+OPEN_PATHS = frozenset({"/health", "/", "/openapi.json", "/docs"})
+OPEN_PREFIXES = ("/ui/", "/docs/static/")
 
 
 def auth_middleware(token: str) -> Callable[..., Any]:

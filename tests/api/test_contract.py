@@ -161,7 +161,10 @@ async def test_openapi_and_docs(api: Api) -> None:
     assert set(doc["paths"]) == {
         "/simulate/trigger", "/simulate/status/{job_id}", "/simulate/current",
         "/simulate/jobs", "/simulate/jobs/{job_id}/cancel", "/simulate/jobs/{job_id}/retry",
-        "/results", "/results/performance", "/health", "/metrics"}
+        "/results", "/results/performance", "/health", "/metrics", "/ws"}
+    operations = [op for item in doc["paths"].values() for op in item.values()]
+    assert len({op["operationId"] for op in operations}) == len(operations) == 11
+    assert all(op["tags"] for op in operations)
     page = await (await api.client.get("/docs")).text()
     assert "/docs/static/swagger-ui-bundle.js" in page and "http" not in page.split(
         "<body>")[1].replace("/openapi.json", "")
