@@ -19,6 +19,12 @@ RUN pip install --no-deps . && rm -rf build ./*.egg-info
 
 # -- runtime: the virtualenv, the tool servers, the configs; no compilers, no caches ----------
 FROM python:3.11-slim
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="aitrader" \
+      org.opencontainers.image.description="The AI-Trader benchmark as a service: LLMs and rule-based baselines trade simulated portfolios through MCP tools" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.documentation="README.md and docs/deployment.md in the source"
 # curl: the health checks (HEALTHCHECK and entrypoint.sh). Debian's slim images move package
 # versions with security updates, so they are not pinned here.
 # hadolint ignore=DL3008
@@ -34,15 +40,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     API_HOST=0.0.0.0 \
     API_PORT=8080 \
     AITRADER_DATA_DIR=/app/data \
-    AITRADER_CONFIGS_DIR=/app/configs \
-    AITRADER_LOG_DIR=/app/logs
+    AITRADER_CONFIGS_DIR=/app/configs
 WORKDIR /app
 COPY mcp ./mcp
 COPY configs ./configs
 COPY entrypoint.sh ./
-RUN mkdir -p /app/data /app/logs && chown aitrader:aitrader /app/data /app/logs
+RUN mkdir -p /app/data && chown aitrader:aitrader /app/data
 USER 1000:1000
-VOLUME ["/app/data", "/app/logs"]
+VOLUME ["/app/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["sh", "-c", "curl -fsS -o /dev/null http://127.0.0.1:${API_PORT:-8080}/health || exit 1"]

@@ -11,14 +11,15 @@
 # down with it in any case.
 #
 # Settings are environment variables (see .env.example). Also read here:
-#   AITRADER_LOG_DIR          the tool servers' logs (default: logs)
+#   AITRADER_LOG_DIR          the tool servers' log files, if set (default: none: they log to
+#                             this process's stdout/stderr, beside the API: `docker logs`)
 #   AITRADER_STARTUP_TIMEOUT  seconds to wait for the tool servers (default: 60)
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")"
 PYTHON=${PYTHON:-python}
 DATA_DIR=${AITRADER_DATA_DIR:-data}
-LOG_DIR=${AITRADER_LOG_DIR:-logs}
+LOG_DIR=${AITRADER_LOG_DIR:-}
 RUN_DIR=$DATA_DIR/run
 TIMEOUT=${AITRADER_STARTUP_TIMEOUT:-60}
 SERVERS=(math search trade price)
@@ -38,7 +39,12 @@ done
 # Stale runtime files from an earlier run: pid files and per-model-day runtime files. Never
 # the database or its -wal/-shm files: they hold committed work.
 rm -rf "$RUN_DIR" "$DATA_DIR/runtime"
-mkdir -p "$RUN_DIR" "$LOG_DIR" || die "cannot create $RUN_DIR and $LOG_DIR (uid $(id -u))"
+mkdir -p "$RUN_DIR" || die "cannot create $RUN_DIR (uid $(id -u))"
+LOGS=()
+if [ -n "$LOG_DIR" ]; then
+  mkdir -p "$LOG_DIR" || die "cannot create $LOG_DIR (uid $(id -u))"
+  LOGS=(--log-dir "$LOG_DIR")
+fi
 
 # Settings, the default config, the database; the demo market is generated here.
 "$PYTHON" -m aitrader prepare || die "not starting: fix the settings named above"
@@ -50,16 +56,16 @@ else
   say "setpriv --pdeathsig is not available: the tool servers will outlive a crashed API"
 fi
 
-# The launcher: every server's log in $LOG_DIR/<name>.log, its pid in $RUN_DIR/<name>.pid;
-# $RUN_DIR/tools.ready appears once all four answer /health. It gives up by itself after
-# $TIMEOUT seconds, or as soon as one exits during start-up, naming it with its log's end.
-"${WITH_PARENT[@]}" "$PYTHON" -m aitrader mcp --log-dir "$LOG_DIR" --pid-dir "$RUN_DIR" \
+# The launcher: each server's pid in $RUN_DIR/<name>.pid (its log on stdout/stderr, or in
+# $LOG_DIR/<name>.log); $RUN_DIR/tools.ready appears once all four answer /health. It gives up
+# by itself after $TIMEOUT seconds, or as soon as one exits during start-up, naming it.
+"${WITH_PARENT[@]}" "$PYTHON" -m aitrader mcp "${LOGS[@]}" --pid-dir "$RUN_DIR" \
   --ready-file "$RUN_DIR/tools.ready" --startup-timeout "$TIMEOUT" </dev/null &
 LAUNCHER=$!
 until [ -e "$RUN_DIR/tools.ready" ]; do
   if ! kill -0 "$LAUNCHER" 2>/dev/null; then
     wait "$LAUNCHER" || true
-    die "not starting: the tool servers did not start (see above; logs in $LOG_DIR)"
+    die "not starting: the tool servers did not start (see above)"
   fi
   sleep 0.2
 done

@@ -8,9 +8,14 @@ import sys
 import structlog
 
 
-def configure(*, json: bool | None = None, level: str = "INFO") -> None:
+def configure(*, json: bool | None = None, level: str = "INFO",
+              process: str | None = None) -> None:
+    """`process` names the process in every line (the tool servers share the container's
+    log stream with the API)."""
     if json is None:
         json = not sys.stderr.isatty()
+    named: list[structlog.typing.Processor] = [] if process is None else [
+        lambda _logger, _name, event: {"process": process, **event}]
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
@@ -20,6 +25,7 @@ def configure(*, json: bool | None = None, level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *named,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -29,4 +35,5 @@ def configure(*, json: bool | None = None, level: str = "INFO") -> None:
     # Libraries log through the standard library: warnings and errors only (the MCP SDK logs
     # every request at INFO, which is noise and costs time on the tool-call path).
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s %(message)s")
+                        format=(f"{process} " if process else "")
+                        + "%(levelname)s %(name)s %(message)s")

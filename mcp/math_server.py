@@ -29,7 +29,8 @@ def build() -> FastMCP:
 
 async def main() -> None:
     settings = Settings.from_env()
-    await serve(build(), host=settings.mcp_host, port=settings.ports["math"])
+    await serve(build(), name="math",
+                        host=settings.mcp_host, port=settings.ports["math"])
 
 
 if __name__ == "__main__":

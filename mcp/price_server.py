@@ -33,7 +33,8 @@ def build(store: Store) -> FastMCP:
 async def main() -> None:
     settings = Settings.from_env()
     async with Store(settings.db_path, readers=4) as store:
-        await serve(build(store), host=settings.mcp_host, port=settings.ports["price"])
+        await serve(build(store), name="price",
+                        host=settings.mcp_host, port=settings.ports["price"])
 
 
 if __name__ == "__main__":

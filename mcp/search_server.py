@@ -50,11 +50,13 @@ async def main() -> None:
         async with aiohttp.ClientSession() as http:
             mcp = build(JinaSearch(http, settings.jina_api_key), limit=settings.search_results,
                         name="jina")
-            await serve(mcp, host=settings.mcp_host, port=settings.ports["search"])
+            await serve(mcp, name="search",
+                        host=settings.mcp_host, port=settings.ports["search"])
     else:
         mcp = build(OfflineNews(settings.news_file), limit=settings.search_results,
                     name="offline")
-        await serve(mcp, host=settings.mcp_host, port=settings.ports["search"])
+        await serve(mcp, name="search",
+                        host=settings.mcp_host, port=settings.ports["search"])
 
 
 if __name__ == "__main__":

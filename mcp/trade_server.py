@@ -73,7 +73,8 @@ def build(store: Store) -> FastMCP:
 async def main() -> None:
     settings = Settings.from_env()
     async with Store(settings.db_path, readers=2) as store:
-        await serve(build(store), host=settings.mcp_host, port=settings.ports["trade"])
+        await serve(build(store), name="trade",
+                        host=settings.mcp_host, port=settings.ports["trade"])
 
 
 if __name__ == "__main__":

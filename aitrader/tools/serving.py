@@ -84,8 +84,9 @@ def run_main(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         pass
 
 
-async def serve(mcp: FastMCP, *, host: str, port: int) -> None:
-    logs.configure()
+async def serve(mcp: FastMCP, *, name: str, host: str, port: int) -> None:
+    """Serve a tool server; its log lines name it (`"process": "<name>-server"`)."""
+    logs.configure(process=f"{name}-server")
     quiet_sdk_logs()
     app = mcp.http_app(stateless_http=True, json_response=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.deploy.helpers import run_demo_job
+from tests.deploy.helpers import http, run_demo_job
 
 
 def main() -> None:
@@ -28,6 +29,28 @@ def main() -> None:
           "model-days")
     models = sorted(r["model"] for r in results["results"])
     print(f"smoke: /results for {results['date']}: {', '.join(models)}")
+
+    # a tool server that dies inside the container is started again by the launcher
+    ctr = subprocess.run("podman ps -q --filter ancestor=localhost/aitrader-check:latest",
+                         shell=True, capture_output=True, text=True, check=True).stdout.split()[0]
+
+    def price_pid() -> str:
+        return subprocess.run(["podman", "exec", ctr, "cat", "/app/data/run/price.pid"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    first = price_pid()
+    subprocess.run(["podman", "exec", ctr, "sh", "-c", f"kill -KILL {first}"], check=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            now, healthy = price_pid(), http("GET", f"{base}/health", timeout=3)[0] == 200
+        except (OSError, subprocess.CalledProcessError):
+            now, healthy = first, False
+        if now != first and healthy:
+            break
+        assert time.monotonic() < deadline, "the price tool server did not come back"
+        time.sleep(0.5)
+    print(f"smoke: a killed tool server came back (price pid {first} -> {now}), /health 200")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def test_the_image_builds_serves_a_job_and_stops_cleanly() -> None:
     assert out.returncode == 0, text[-4000:]
     for line in ("container-check: /health 200", "image HEALTHCHECK healthy",
                  "smoke: 4 tool servers and the API running as uid 1000",
-                 "smoke: /results for 2025-10-10: buy-and-hold, momentum"):
+                 "smoke: /results for 2025-10-10: buy-and-hold, momentum",
+                 "smoke: a killed tool server came back"):
         assert line in text, text[-4000:]
     stopped = re.search(r"stopped in (\d+)s \(exit code (\d+)\)", text)
     assert stopped, text[-2000:]

@@ -30,19 +30,39 @@ def test_dockerfile_passes_hadolint() -> None:
 
 
 def test_compose_file_is_valid_and_has_what_a_deployment_needs(tmp_path: Path) -> None:
+    """Right after cloning (no .env) and with .env.example copied to .env (what the README
+    says to do), docker-compose accepts the file; it runs with an init, restarts, has a
+    health check, a grace period above the service's own 30 s shutdown, a named data volume
+    the image's user can write, and every setting of .env.example that a container uses."""
     tool = need_tool("docker-compose", "apt-get install docker-compose")
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
-    shutil.copy(ROOT / ".env.example", tmp_path / ".env")  # what the README says to do
+    (tmp_path / "configs").mkdir()
+    bare = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True)
+    assert bare.returncode == 0 and "WARNING" not in bare.stderr, bare.stderr
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     out = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    svc = yaml.safe_load(out.stdout)["services"]["aitrader"]
-    assert svc["restart"] == "unless-stopped"
-    assert svc["healthcheck"]["test"][-1].endswith("/health || exit 1")
-    assert {v.split(":")[1] for v in svc["volumes"]} == {"/app/data", "/app/configs",
-                                                          "/app/logs"}
-    assert svc["ports"] == ["127.0.0.1:8080:8080/tcp"]
-    assert svc["environment"]["API_PORT"] == "8080"  # the container side is fixed
-    assert svc["networks"]
+    for text in (bare.stdout, out.stdout):
+        doc = yaml.safe_load(text)
+        svc = doc["services"]["aitrader"]
+        assert svc["init"] is True and svc["restart"] == "unless-stopped"
+        assert svc["healthcheck"]["test"][-1].endswith("/health || exit 1")
+        assert svc["volumes"] == ["aitrader-data:/app/data:rw",
+                                  f"{tmp_path / 'configs'}:/app/configs:ro"]
+        assert "aitrader-data" in doc["volumes"]
+        assert svc["ports"] == ["127.0.0.1:8080:8080/tcp"]
+        assert svc["environment"]["API_PORT"] == "8080"  # the container side is fixed
+        assert svc["environment"]["MAX_CONCURRENT_JOBS"] == "1"
+        assert svc["networks"]
+        grace = svc["stop_grace_period"]
+        assert grace.endswith("s") and int(grace[:-1]) > 30
+    example = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
+                             re.M))
+    host_side = {"AITRADER_PUBLISH", "AITRADER_DB", "AITRADER_DATA_DIR", "AITRADER_CONFIGS_DIR",
+                 "AITRADER_NEWS_FILE", "AITRADER_MCP_DIR", "AITRADER_MCP_HOST", "API_HOST",
+                 "API_PORT", "AITRADER_LOG_DIR", "MATH_HTTP_PORT", "SEARCH_HTTP_PORT",
+                 "TRADE_HTTP_PORT", "GETPRICE_HTTP_PORT"}  # fixed inside the container
+    assert sorted(example - host_side - set(svc["environment"])) == []
 
 
 def test_env_example_names_every_setting_the_code_reads() -> None:
