@@ -14,15 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aitrader import logs, priority
-from aitrader.errors import AITraderError
+from aitrader import __version__, logs, priority
+from aitrader.errors import AITraderError, InvalidInput
 from aitrader.market.calendar import nyse, parse_date
 from aitrader.settings import Settings
 from aitrader.store import Store
 
 # Not a terminal (a pipe, CI): wide enough that the leaderboard's columns are not cut.
 console = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message
 
 
 def _pct(x: float | None) -> str:
@@ -37,8 +37,11 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
-async def _with_store(settings: Settings) -> Store:
-    store = Store(settings.db_path)
+async def _with_store(settings: Settings, *, readonly: bool = False) -> Store:
+    """The database; `readonly` for the commands that only read: the file must exist, and
+    nothing (not even its folder) is created."""
+    store = Store(settings.db_path, readonly=readonly,
+                  busy_timeout_ms=settings.db_busy_timeout_ms)
     await store.open()
     return store
 
@@ -130,19 +133,20 @@ async def cmd_prices_fetch(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_prices_status(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.market.status import price_status
 
-    store = await _with_store(settings)
+    store = await _with_store(settings, readonly=True)
     try:
         st = await price_status(store, nyse())
     finally:
         await store.close()
+    out = err if args.json else console  # with --json, stdout carries the JSON alone
     if st.first is None:
-        console.print("no prices yet: run `aitrader prices demo`, `aitrader prices import` or "
-                      "`aitrader prices fetch`")
+        out.print("no prices yet: run `aitrader prices demo`, `aitrader prices import` or "
+                  "`aitrader prices fetch`")
         return 1
     label = " [bold yellow](includes the synthetic demo market)[/]" if st.synthetic else ""
-    console.print(f"{len(st.symbols)} symbols, {st.first} to {st.last}{label}")
+    out.print(f"{len(st.symbols)} symbols, {st.first} to {st.last}{label}")
     if st.absent:
-        console.print(f"no data for: {', '.join(st.absent)}")
+        out.print(f"no data for: {', '.join(st.absent)}")
     if st.with_gaps:
         table = Table(title="symbols with gaps")
         for col in ("symbol", "first", "last", "bars", "missing sessions", "note"):
@@ -154,9 +158,9 @@ async def cmd_prices_status(settings: Settings, args: argparse.Namespace) -> int
             miss = ", ".join(s.missing[:4]) + (f" (+{len(s.missing) - 4})"
                                                 if len(s.missing) > 4 else "")
             table.add_row(s.symbol, s.first, s.last, str(s.bars), miss or "-", note)
-        console.print(table)
+        out.print(table)
     else:
-        console.print("no gaps")
+        out.print("no gaps")
     if args.json:
         print(json.dumps({"first": st.first, "last": st.last, "symbols": len(st.symbols),
                           "absent": list(st.absent), "synthetic": st.synthetic,
@@ -185,7 +189,7 @@ async def cmd_export_aitrader(settings: Settings, args: argparse.Namespace) -> i
     from aitrader.ledger import Ledger
     from aitrader.ledger.positionfile import export_model
 
-    store = await _with_store(settings)
+    store = await _with_store(settings, readonly=True)
     try:
         wanted = args.model or await Ledger(store).signatures()
         for model in wanted:
@@ -204,7 +208,9 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 
     start = parse_date(args.start, field="--start").isoformat() if args.start else None
     end = parse_date(args.end, field="--end").isoformat() if args.end else None
-    store = await _with_store(settings)
+    if start and end and end < start:
+        raise InvalidInput(f"--end {end} is before --start {start}", field="--end")
+    store = await _with_store(settings, readonly=True)
     try:
         board = await leaderboard(store, nyse(), start=start, end=end)
     finally:
@@ -268,10 +274,14 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_ledger_check(settings: Settings, args: argparse.Namespace) -> int:
+    from aitrader.ledger import Ledger
     from aitrader.ledger.invariants import violations
 
-    store = await _with_store(settings)
+    store = await _with_store(settings, readonly=True)
     try:
+        if args.model and args.model not in await Ledger(store).signatures():
+            raise InvalidInput(f"there is no model {args.model!r} in the ledger",
+                               field="--model")
         problems = await violations(store, args.model)
     finally:
         await store.close()
@@ -296,10 +306,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from aitrader.api.app import create_app
     from aitrader.priority import ServingLoop
+    from aitrader.tools.ports import listening_socket
 
     logs.configure(level="INFO")
-    web.run_app(create_app(settings), host=settings.api_host, port=settings.api_port,
-                print=None, shutdown_timeout=30, loop=ServingLoop())
+    sock = listening_socket(settings.api_host, settings.api_port, setting="API_PORT")
+    web.run_app(create_app(settings), sock=sock, print=None, shutdown_timeout=30,
+                loop=ServingLoop())
     return 0
 
 
@@ -329,77 +341,97 @@ async def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
 # -- wiring ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aitrader", description=__doc__)
-    p.add_argument("--db", help="database file (default: $AITRADER_DB or data/aitrader.db)")
-    sub = p.add_subparsers(dest="command", required=True)
+    # --db may come before the command or after it (a parent of every command's parser; its
+    # default is left to the top level, so a later omission does not undo an earlier --db)
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH",
+                    help="the database file (default: $AITRADER_DB or data/aitrader.db)")
+    p = argparse.ArgumentParser(prog="aitrader", description=__doc__, parents=[db])
+    p.add_argument("--version", action="version", version=f"aitrader {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    prices = sub.add_parser("prices", help="market data").add_subparsers(dest="prices_cmd",
-                                                                          required=True)
-    d = prices.add_parser("demo", help="generate the synthetic demo market")
-    d.add_argument("--start", help="first date (default 2025-01-02)")
-    d.add_argument("--end", help="last date (default: the most recent NYSE session)")
+    def command(parent: Any, name: str, text: str, func: Any, *,
+                sync: bool = False) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = parent.add_parser(name, help=text, description=text,
+                                                         parents=[db])
+        cmd.set_defaults(func=func, sync=sync)
+        return cmd
+
+    prices = sub.add_parser("prices", help="market data", description="market data") \
+        .add_subparsers(dest="prices_cmd", required=True, metavar="COMMAND")
+    d = command(prices, "demo", "generate the synthetic demo market", cmd_prices_demo)
+    d.add_argument("--start", metavar="DATE", help="first date (default 2025-01-02)")
+    d.add_argument("--end", metavar="DATE",
+                   help="last date (default: the most recent NYSE session)")
     d.add_argument("--seed", type=int, help="generator seed (default $AITRADER_DEMO_SEED)")
-    d.set_defaults(func=cmd_prices_demo)
-    i = prices.add_parser("import", help="import Alpha Vantage JSON or AI-Trader merged.jsonl")
-    i.add_argument("paths", nargs="+")
-    i.set_defaults(func=cmd_prices_import)
-    f = prices.add_parser("fetch", help="fetch missing days from Alpha Vantage")
-    f.add_argument("--symbols", nargs="+")
-    f.add_argument("--start", help="history wanted from this date for symbols with none")
-    f.set_defaults(func=cmd_prices_fetch)
-    s = prices.add_parser("status", help="symbols, date span and gaps")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_prices_status)
+    i = command(prices, "import", "import Alpha Vantage JSON or AI-Trader merged.jsonl",
+                cmd_prices_import)
+    i.add_argument("paths", nargs="+", metavar="PATH",
+                   help="files or folders of Alpha Vantage TIME_SERIES_DAILY JSON, or "
+                   "AI-Trader merged.jsonl")
+    f = command(prices, "fetch", "fetch missing days from Alpha Vantage (needs a key)",
+                cmd_prices_fetch)
+    f.add_argument("--symbols", nargs="+", metavar="SYMBOL",
+                   help="only these symbols (default: the NASDAQ-100 and QQQ)")
+    f.add_argument("--start", metavar="DATE",
+                   help="history wanted from this date for symbols with none")
+    s = command(prices, "status", "symbols, date span and gaps", cmd_prices_status)
+    s.add_argument("--json", action="store_true",
+                   help="print JSON on stdout only (the tables go to stderr)")
 
-    ia = sub.add_parser("import-aitrader", help="import AI-Trader position.jsonl histories")
-    ia.add_argument("dir")
+    ia = command(sub, "import-aitrader", "import AI-Trader position.jsonl histories",
+                 cmd_import_aitrader)
+    ia.add_argument("dir", help="DIR/<model>/position.jsonl or "
+                    "DIR/<model>/position/position.jsonl")
     ia.add_argument("--replace", action="store_true",
                     help="overwrite models of the same name that were not imported")
-    ia.set_defaults(func=cmd_import_aitrader)
-    ea = sub.add_parser("export-aitrader", help="write <model>/position/position.jsonl files")
-    ea.add_argument("dir")
-    ea.add_argument("--model", nargs="+")
-    ea.set_defaults(func=cmd_export_aitrader)
-    lc = sub.add_parser("ledger", help="the ledger").add_subparsers(dest="ledger_cmd",
-                                                                     required=True)
-    chk = lc.add_parser("check", help="recompute every invariant from the trades")
-    chk.add_argument("--model")
-    chk.set_defaults(func=cmd_ledger_check)
-    bk = sub.add_parser("backup", help="copy the database to a new file, safely while the "
-                        "service runs")
-    bk.add_argument("dest")
-    bk.set_defaults(func=cmd_backup, sync=True)
-    r = sub.add_parser("report", help="leaderboard with the QQQ benchmark")
-    r.add_argument("--start")
-    r.add_argument("--end")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(func=cmd_report)
-    rn = sub.add_parser("run", help="run a simulation to completion, then the leaderboard")
-    rn.add_argument("config", nargs="?", default="configs/default_config.json")
-    rn.add_argument("--start", help="first date (default: catch up from each model's last day)")
-    rn.add_argument("--end", help="last date (default: the latest trading day with data)")
-    rn.set_defaults(func=cmd_run)
-    sv = sub.add_parser("serve", help="the HTTP service (API_HOST:API_PORT, default 0.0.0.0:8080)")
-    sv.set_defaults(func=cmd_serve, sync=True)
-    dm = sub.add_parser("demo", help="the whole stack on the demo market, driven over HTTP "
-                        "and the WebSocket; runs until Ctrl-C")
-    dm.add_argument("--end", help="simulate up to this date (default: the latest session)")
-    dm.set_defaults(func=cmd_demo)
-    pr = sub.add_parser("prepare", help="check the settings and the default config, and "
-                        "generate the demo market if it is used (the container runs it first)")
-    pr.set_defaults(func=cmd_prepare)
-    m = sub.add_parser("mcp", help="run the four tool servers until Ctrl-C, restarting one "
-                       "that dies")
-    m.add_argument("--log-dir", help="append each server's output to DIR/<name>.log "
-                   "(default: this terminal)")
-    m.add_argument("--pid-dir", help="keep each server's pid in DIR/<name>.pid")
-    m.add_argument("--ready-file", help="create this file once every server is up")
-    m.add_argument("--startup-timeout", type=float, default=60.0,
+    ea = command(sub, "export-aitrader", "write <model>/position/position.jsonl files",
+                 cmd_export_aitrader)
+    ea.add_argument("dir", help="the folder to write into")
+    ea.add_argument("--model", nargs="+", metavar="SIGNATURE",
+                    help="only these models (default: every model)")
+    lc = sub.add_parser("ledger", help="the ledger", description="the ledger") \
+        .add_subparsers(dest="ledger_cmd", required=True, metavar="COMMAND")
+    chk = command(lc, "check", "recompute every invariant from the trades", cmd_ledger_check)
+    chk.add_argument("--model", metavar="SIGNATURE", help="only this model")
+    bk = command(sub, "backup", "copy the database to a new file, safely while the service "
+                 "runs", cmd_backup, sync=True)
+    bk.add_argument("dest", help="the new file")
+    r = command(sub, "report", "leaderboard with the QQQ benchmark", cmd_report)
+    r.add_argument("--start", metavar="DATE", help="first session of the window")
+    r.add_argument("--end", metavar="DATE", help="last session of the window")
+    r.add_argument("--json", action="store_true", help="print JSON on stdout only")
+    rn = command(sub, "run", "run a simulation to completion, then the leaderboard", cmd_run)
+    rn.add_argument("config", nargs="?", default="configs/default_config.json",
+                    help="a config file, anywhere (default: configs/default_config.json)")
+    rn.add_argument("--start", metavar="DATE",
+                    help="first date (default: catch up from each model's last day)")
+    rn.add_argument("--end", metavar="DATE",
+                    help="last date (default: the latest trading day with data)")
+    command(sub, "serve", "the HTTP service (API_HOST:API_PORT, default 0.0.0.0:8080)",
+            cmd_serve, sync=True)
+    dm = command(sub, "demo", "the whole stack on the demo market, driven over HTTP and the "
+                 "WebSocket; runs until Ctrl-C", cmd_demo)
+    dm.add_argument("--end", metavar="DATE",
+                    help="simulate up to this date (default: the latest session)")
+    command(sub, "prepare", "check the settings and the default config, and generate the "
+            "demo market if it is used (the container runs it first)", cmd_prepare)
+    m = command(sub, "mcp", "run the four tool servers until Ctrl-C, restarting one that "
+                "dies", cmd_mcp)
+    m.add_argument("--log-dir", metavar="DIR", help="append each server's output to "
+                   "DIR/<name>.log (default: this terminal)")
+    m.add_argument("--pid-dir", metavar="DIR", help="keep each server's pid in DIR/<name>.pid")
+    m.add_argument("--ready-file", metavar="FILE",
+                   help="create this file once every server is up")
+    m.add_argument("--startup-timeout", type=float, default=60.0, metavar="SECONDS",
                    help="seconds to wait for the servers at start (default 60)")
-    m.add_argument("--max-restarts", type=int, default=5,
+    m.add_argument("--max-restarts", type=int, default=5, metavar="N",
                    help="restarts of a server that dies, before giving up (default 5)")
-    m.set_defaults(func=cmd_mcp)
     return p
+
+
+RESUMABLE = {"run": "run the same command again: it resumes the job where it stopped",
+             "demo": "run it again: the service resumes the job where it stopped"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -407,17 +439,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(level="INFO" if args.command == "mcp" else "WARNING")
     try:
         settings = Settings.from_env()
-        if args.db:
+        if getattr(args, "db", None):  # before or after the command
             import attrs
 
             settings = attrs.evolve(settings, db_path=Path(args.db))
-        if getattr(args, "sync", False):
+        if args.sync:
             return int(args.func(settings, args))
         return int(priority.run(args.func(settings, args)))
     except AITraderError as exc:
         err.print(f"error: {exc.message}")
         return 2
+    except OSError as exc:  # a folder that cannot be made, a file that cannot be read
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"error: {exc.strerror or exc}{where}")
+        return 2
     except KeyboardInterrupt:
+        if args.command in RESUMABLE:
+            err.print(f"stopped: every completed model-day is kept; {RESUMABLE[args.command]}",
+                      highlight=False)
         return 130
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import AnswerKind, JobRequest
+from aitrader.agent.factory import check_model
 from aitrader.config import load_config
 from aitrader.errors import ConfigError
 from aitrader.events import EventBus, Subscription
@@ -60,8 +62,21 @@ class Progress:
     value: dict[str, float] = attrs.Factory(dict)
     tools: dict[str, int] = attrs.Factory(dict)
 
+    started: float = attrs.Factory(time.monotonic)
+    at_start: int = 0  # model-days already ended when following began (a resumed job)
+
+    def pace(self) -> str:
+        """Model-days ended of all, the rate since following began, and the time left."""
+        ended = sum(self.done.values()) + sum(self.failed.values())
+        total = sum(self.totals.values())
+        elapsed = time.monotonic() - self.started
+        rate = (ended - self.at_start) / elapsed if elapsed > 0 else 0.0
+        left = total - ended
+        eta = "-" if rate <= 0 or not left else _duration(left / rate)
+        return f"{ended}/{total} model-days, {rate:.1f}/s, ETA {eta}"
+
     def table(self, title: str) -> Table:
-        t = Table(title=title)
+        t = Table(title=title, caption=self.pace())
         for col in ("model", "model-days", "failed", "now on", "tool calls", "value"):
             t.add_column(col, justify="left" if col == "model" else "right")
         for m in sorted(self.totals):
@@ -69,6 +84,13 @@ class Progress:
                       self.current.get(m, "-"), str(self.tools.get(m, 0)),
                       f"{self.value[m]:,.2f}" if m in self.value else "-")
         return t
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes \
+        else f"{secs}s"
 
 
 async def follow(store: Store, sub: Subscription, job: JobRow, console: Console) -> str:
@@ -80,6 +102,9 @@ async def follow(store: Store, sub: Subscription, job: JobRow, console: Console)
         p.totals[d.model] = p.totals.get(d.model, 0) + 1
         if d.status == DayStatus.COMPLETED:
             p.done[d.model] = p.done.get(d.model, 0) + 1
+        elif d.status in (DayStatus.FAILED, DayStatus.CANCELLED):
+            p.failed[d.model] = p.failed.get(d.model, 0) + 1
+    p.at_start = sum(p.done.values()) + sum(p.failed.values())
     if not view.job.active:
         return view.job.status.value
     title = f"job {job.id[:8]}  {job.date_start} to {job.date_end}"
@@ -127,7 +152,9 @@ def leaderboard_table(board: Leaderboard) -> Table:
 
 async def run_simulation(settings: Settings, config_file: Path, *, start: str | None,
                          end: str | None, console: Console) -> int:
-    config = load_config(config_file)
+    config = load_config(config_file)  # anywhere: only the HTTP API is held to configs/
+    for model in config.enabled:  # what a trigger would refuse, refused before anything starts
+        check_model(model, config, os.environ)
     settings = attrs.evolve(settings, configs_dir=config_file.parent)
     async with Store(settings.db_path, busy_timeout_ms=settings.db_busy_timeout_ms) as store:
         if config.market == "demo":

@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
@@ -38,7 +41,7 @@ import structlog
 
 from aitrader.actors.messages import JobRequest, TriggerAnswer
 from aitrader.actors.supervisor import Supervisor
-from aitrader.errors import Unavailable
+from aitrader.errors import Conflict, Unavailable
 from aitrader.events import Event, EventBus
 from aitrader.priority import Priority, priority_of
 from aitrader.settings import Settings
@@ -49,6 +52,29 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 SWITCH_INTERVAL = 0.001
+
+
+def _sole_simulation(db: Path) -> int:
+    """Hold `<db>.simulation.lock` (an flock, released when the process ends however it ends):
+    two supervisors on one database would resume the same jobs and do the work twice. The
+    file keeps the holder's pid, which a refusal names."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    path = db.with_name(db.name + ".simulation.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise Conflict(f"another aitrader process (pid {holder}) already runs the simulation "
+                       f"on the database {db.name}: stop it first, or give this one a database "
+                       "of its own (AITRADER_DB)") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class SimulationHost:
@@ -63,6 +89,7 @@ class SimulationHost:
         self._sup: Supervisor | None = None
         self._stop: asyncio.Event | None = None
         self._store: Store | None = None
+        self._lock: int | None = None
         self._switch = sys.getswitchinterval()
 
     # -- the caller's side ------------------------------------------------------------------
@@ -70,6 +97,7 @@ class SimulationHost:
     async def __aenter__(self) -> SimulationHost:
         """Start the thread; return once the supervisor has recovered and takes commands (or
         raise what kept it from starting)."""
+        self._lock = _sole_simulation(self._settings.db_path)
         caller = asyncio.get_running_loop()
         ready: asyncio.Future[None] = caller.create_future()
         self._switch = sys.getswitchinterval()
@@ -99,6 +127,9 @@ class SimulationHost:
             await asyncio.to_thread(thread.join)
         gc.unfreeze()
         sys.setswitchinterval(self._switch)
+        if self._lock is not None:
+            os.close(self._lock)  # the lock goes with the descriptor
+            self._lock = None
 
     async def _call(self, ask: Callable[[Supervisor], Awaitable[T]]) -> T:
         sup, loop = self._sup, self._loop

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import structlog
 
+from aitrader.errors import AITraderError
 from aitrader.store.migrations import MIGRATIONS
 
 log = structlog.get_logger(__name__)
@@ -55,17 +56,55 @@ def backup(src: Path, dest: Path, *, busy_timeout_ms: int = 10_000) -> None:
 
 
 @asynccontextmanager
-async def _file_lock(path: Path) -> AsyncIterator[None]:
-    """An exclusive advisory lock across processes (flock), taken off the event loop."""
+async def _file_lock(path: Path, seconds: float) -> AsyncIterator[None]:
+    """An exclusive advisory lock across processes (flock), waited for at most `seconds`."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StoreError(f"the database {path.with_suffix('')} is being set up by "
+                                     "another process that does not finish") from None
+                await asyncio.sleep(0.05)
         try:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+class StoreError(AITraderError):
+    """The database cannot be opened or used as it is; the message says why."""
+
+    code = "store"
+
+
+def explain(exc: BaseException, path: Path) -> StoreError:
+    """What a failure to open the database means, in one line (no SQLite internals)."""
+    text = str(exc).lower()
+    if path.is_dir():
+        why = "is a directory, not a database file"
+    elif "not a database" in text or "file is encrypted" in text:
+        why = "is not an SQLite database"
+    elif "malformed" in text or "corrupt" in text:
+        why = "is damaged (SQLite: database disk image is malformed); restore a backup"
+    elif "readonly" in text or "read-only" in text or isinstance(exc, PermissionError) or (
+            path.exists() and not (os.access(path, os.W_OK)
+                                   and os.access(path.parent, os.W_OK))):
+        why = "cannot be written (a read-only file or file system); it needs write access"
+    elif "locked" in text or "busy" in text:
+        why = ("is locked by another process for longer than the busy timeout "
+               "(AITRADER_DB_BUSY_TIMEOUT_MS)")
+    elif "unable to open" in text or isinstance(exc, OSError):
+        why = "cannot be opened (its folder is missing or not accessible)"
+    else:
+        why = f"cannot be used ({type(exc).__name__}: {str(exc)[:200]})"
+    return StoreError(f"the database {path} {why}")
 
 
 async def until_done(op: Callable[[], Awaitable[T]], *, what: str, first_wait: float = 0.05,
@@ -94,8 +133,12 @@ def utcnow() -> str:
 class Store:
     """Owns the connections to one database file. `await open()` before use, `close()` after."""
 
-    def __init__(self, path: Path | str, *, readers: int = 2, busy_timeout_ms: int = 10_000):
+    def __init__(self, path: Path | str, *, readers: int = 2, busy_timeout_ms: int = 10_000,
+                 readonly: bool = False):
+        """`readonly`: for commands that only read. The file must exist already (nothing is
+        created, not even its folder), and nothing is written to it."""
         self.path = Path(path)
+        self.readonly = readonly
         self._n_readers = readers
         self._busy_ms = busy_timeout_ms
         self._writer: aiosqlite.Connection | None = None
@@ -113,32 +156,74 @@ class Store:
         await self.close()
 
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        if self.readonly:
+            conn = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True,
+                                           isolation_level=None)
+        else:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        # NORMAL is durable across a process crash in WAL mode (only power loss can drop the
-        # last commits), which is what "a crash loses no completed work" needs.
-        await conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            # NORMAL is durable across a process crash in WAL mode (only power loss can drop
+            # the last commits), which is what "a crash loses no completed work" needs.
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            await conn.close()  # its thread would keep the process from exiting
+            raise
         return conn
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating and migrating the file unless read-only); StoreError saying why
+        when the file is not a usable database."""
         try:
-            self._writer = await self._connect()
-            # The service and the trade server may open a new file at the same moment; the
-            # switch to WAL and the migrations then run one process at a time (two
-            # connections switching a fresh file to WAL can deadlock inside SQLite).
-            async with _file_lock(self.path.with_name(self.path.name + ".lock")):
-                await self._execute_patiently(self._writer, "PRAGMA journal_mode = WAL")
-                await self._migrate()
+            if self.readonly:
+                await self._open_readonly()
+            else:
+                await self._open()
             for _ in range(self._n_readers):
                 conn = await self._connect()
                 self._all_readers.append(conn)
                 self._readers.put_nowait(conn)
-        except BaseException:
+            await self.ping()
+        except BaseException as exc:
             await self.close()  # an open connection would keep the process from exiting
+            if isinstance(exc, sqlite3.Error | OSError) and not isinstance(exc, StoreError):
+                raise explain(exc, self.path) from None
             raise
+
+    async def _open(self) -> None:
+        if self.path.is_dir():
+            raise explain(IsADirectoryError(), self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        # The service and the trade server may open a new file at the same moment; the
+        # switch to WAL and the migrations then run one process at a time (two connections
+        # switching a fresh file to WAL can deadlock inside SQLite).
+        async with _file_lock(self.path.with_name(self.path.name + ".lock"),
+                              self._busy_ms / 1000):
+            await self._execute_patiently(self._writer, "PRAGMA journal_mode = WAL")
+            await self._migrate()
+
+    async def _open_readonly(self) -> None:
+        if not self.path.exists():
+            raise StoreError(f"there is no database at {self.path} (give --db or AITRADER_DB, "
+                             "or create one: `aitrader prices demo`, `prices import`, `run`)")
+        if self.path.is_dir():
+            raise explain(IsADirectoryError(), self.path)
+        conn = await self._connect()
+        try:
+            version = await scalar(conn, "SELECT COALESCE(MAX(version), 0) FROM "
+                                         "schema_migrations")
+        finally:
+            await conn.close()
+        latest = MIGRATIONS[-1][0]
+        if version != latest:
+            raise StoreError(
+                f"the database {self.path} has schema version {version}, this aitrader reads "
+                f"version {latest}: " + ("start the service or run any command that writes, "
+                                         "which migrates it" if version < latest
+                                         else "it was made by a newer aitrader"))
 
     async def _execute_patiently(self, conn: aiosqlite.Connection, sql: str) -> None:
         """Execute, retrying "database is locked" until the busy timeout has passed.
@@ -205,6 +290,8 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        if self.readonly:
+            raise RuntimeError("this store was opened read-only")
         if self._writer is None:
             raise RuntimeError("store is not open")
         async with self._write_lock:

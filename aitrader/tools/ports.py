@@ -1,8 +1,31 @@
-"""Free loopback ports, for tests and benchmarks that start real servers."""
+"""Ports: a listening socket bound before anything starts (so a taken port is one clear
+error, not a traceback after start-up), and free loopback ports for tests and benchmarks."""
 
 from __future__ import annotations
 
 import socket
+
+from aitrader.errors import ConfigError
+
+
+def listening_socket(host: str, port: int, *, setting: str) -> socket.socket:
+    """A socket bound to (host, port), or ConfigError naming the port and its setting."""
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                     flags=socket.AI_PASSIVE)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check "
+                          f"the host and {setting}", field=setting) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = "is in use by another program" if exc.errno == 98 else f"({exc.strerror})"
+        raise ConfigError(f"port {port} on {host or 'all interfaces'} {why}: stop it, or set "
+                          f"{setting} to a free port", field=setting) from None
+    return sock
 
 
 def free_ports(n: int) -> list[int]:

@@ -22,8 +22,10 @@ from starlette.responses import JSONResponse
 
 from aitrader import logs
 from aitrader.errors import AITraderError, IdentityError
+from aitrader.settings import PORT_VARS
 from aitrader.store import Store
 from aitrader.tools.identity import Identity, from_headers
+from aitrader.tools.ports import listening_socket
 
 os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")  # no look-up of updates online
 
@@ -85,10 +87,12 @@ def run_main(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 async def serve(mcp: FastMCP, *, name: str, host: str, port: int) -> None:
-    """Serve a tool server; its log lines name it (`"process": "<name>-server"`)."""
+    """Serve a tool server; its log lines name it (`"process": "<name>-server"`). A taken
+    port is a ConfigError naming its setting, before anything starts."""
     logs.configure(process=f"{name}-server")
     quiet_sdk_logs()
+    sock = listening_socket(host, port, setting=PORT_VARS[name][0])
     app = mcp.http_app(stateless_http=True, json_response=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="on")
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=[sock])
