@@ -11,9 +11,11 @@ from aitrader.errors import ConfigError
 def listening_socket(host: str, port: int, *, setting: str) -> socket.socket:
     """A socket bound to (host, port), or ConfigError naming the port and its setting."""
     try:
-        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
-                                     flags=socket.AI_PASSIVE)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, proto, _, _ = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then,
+        # and without it every small answer waits ~40 ms for a delayed ACK (Nagle)
+        sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check "
                           f"the host and {setting}", field=setting) from None
