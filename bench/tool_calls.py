@@ -51,7 +51,7 @@ from aitrader.market.symbols import ALL_SYMBOLS, NASDAQ_100
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.client import result_payload, tool_session
-from aitrader.tools.identity import Identity
+from aitrader.tools.identity import Identity, new_key
 from aitrader.tools.launcher import ToolServers
 from aitrader.tools.ports import free_ports, tool_env
 
@@ -118,7 +118,9 @@ async def model_days(db: Path, prefix: str, n: int) -> list[Identity]:
         for i in range(n):
             model = f"{prefix}-{i}"
             await ledger.register_model(model, CASH_E4, "2025-10-01")
-            out.append(Identity(model, DAY, "bench", await ledger.open_attempt(model, DAY)))
+            key = new_key()
+            attempt = await ledger.open_attempt(model, DAY, job_id="bench", key=key)
+            out.append(Identity(model, DAY, "bench", attempt, key))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastmcp import FastMCP
 
 from aitrader.settings import Settings
-from aitrader.tools.serving import add_health, caller, run_main, serve
+from aitrader.tools.serving import add_health, claimed_caller, run_main, serve
 
 
 def build() -> FastMCP:
@@ -14,13 +14,13 @@ def build() -> FastMCP:
     @mcp.tool()
     def add(a: float, b: float) -> float:
         """Add two numbers (int or float) and return the sum."""
-        caller()
+        claimed_caller()  # it shows nothing dated: the headers' shape is enough
         return a + b
 
     @mcp.tool()
     def multiply(a: float, b: float) -> float:
         """Multiply two numbers (int or float) and return the product."""
-        caller()
+        claimed_caller()  # it shows nothing dated: the headers' shape is enough
         return a * b
 
     add_health(mcp, "math")

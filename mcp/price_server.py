@@ -6,6 +6,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 
+from aitrader.ledger import Ledger
 from aitrader.market.calendar import nyse
 from aitrader.settings import Settings
 from aitrader.store import Store
@@ -15,7 +16,7 @@ from aitrader.tools.serving import add_health, caller, run_main, serve, store_ch
 
 def build(store: Store) -> FastMCP:
     mcp = FastMCP("LocalPrices")
-    cal = nyse()
+    cal, ledger = nyse(), Ledger(store)
 
     @mcp.tool()
     async def get_price_local(symbol: str, date: str) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def build(store: Store) -> FastMCP:
         Earlier days are shown in full; on today's trading date only the open is known;
         later dates cannot be looked up.
         """
-        return await price_for(store, cal, caller(), symbol, date)
+        return await price_for(store, cal, await caller(ledger), symbol, date)
 
     add_health(mcp, "price", store_check(store))
     return mcp

@@ -9,13 +9,16 @@ from typing import Any
 import aiohttp
 from fastmcp import FastMCP
 
+from aitrader.ledger import Ledger
 from aitrader.settings import Settings
+from aitrader.store import Store
 from aitrader.tools.news import JinaSearch, OfflineNews, SearchBackend, render
-from aitrader.tools.serving import add_health, caller, run_main, serve
+from aitrader.tools.serving import add_health, caller, run_main, serve, store_check
 
 
-def build(backend: SearchBackend, *, limit: int, name: str) -> FastMCP:
+def build(backend: SearchBackend, store: Store, *, limit: int, name: str) -> FastMCP:
     mcp = FastMCP("Search")
+    ledger = Ledger(store)  # the caller's session date comes from its attempt
 
     @mcp.tool()
     async def get_information(query: str) -> str:
@@ -26,7 +29,7 @@ def build(backend: SearchBackend, *, limit: int, name: str) -> FastMCP:
 
         Returns the matching pages: URL, title, description, publish time and content.
         """
-        who = caller()
+        who = await caller(ledger)
         session = date.fromisoformat(who.date)
         try:
             found = await backend.search(query[:500], session, limit)
@@ -35,7 +38,7 @@ def build(backend: SearchBackend, *, limit: int, name: str) -> FastMCP:
         return render(query[:500], session, found)
 
     async def check() -> dict[str, Any]:
-        extra: dict[str, Any] = {"backend": name}
+        extra: dict[str, Any] = {"backend": name, **await store_check(store)()}
         if isinstance(backend, OfflineNews):
             extra["items"] = len(backend)
         return extra
@@ -46,17 +49,14 @@ def build(backend: SearchBackend, *, limit: int, name: str) -> FastMCP:
 
 async def main() -> None:
     settings = Settings.from_env()
-    if settings.search_backend == "jina":
-        async with aiohttp.ClientSession() as http:
-            mcp = build(JinaSearch(http, settings.jina_api_key), limit=settings.search_results,
-                        name="jina")
-            await serve(mcp, name="search",
-                        host=settings.mcp_host, port=settings.ports["search"])
-    else:
-        mcp = build(OfflineNews(settings.news_file), limit=settings.search_results,
-                    name="offline")
-        await serve(mcp, name="search",
-                        host=settings.mcp_host, port=settings.ports["search"])
+    async with Store(settings.db_path, readers=2) as store, aiohttp.ClientSession() as http:
+        backend: SearchBackend
+        if settings.search_backend == "jina":
+            backend, name = JinaSearch(http, settings.jina_api_key), "jina"
+        else:
+            backend, name = OfflineNews(settings.news_file), "offline"
+        mcp = build(backend, store, limit=settings.search_results, name=name)
+        await serve(mcp, name="search", host=settings.mcp_host, port=settings.ports["search"])
 
 
 if __name__ == "__main__":

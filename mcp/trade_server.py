@@ -1,15 +1,16 @@
 """Trade tools: buy(symbol, amount), sell(symbol, amount) through the ledger. Port TRADE_HTTP_PORT.
 
-The trade lands in the caller's open model-day (the attempt in its identity headers) at that
+The trade lands in the caller's open model-day (the attempt its session key names) at that
 day's open; a refusal is a result the model reads, and leaves the ledger unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
+from pydantic import BeforeValidator
 
 from aitrader.errors import AttemptClosed, IdentityError, InvalidInput, NotFound, TradeRefused
 from aitrader.ledger import Ledger
@@ -19,12 +20,21 @@ from aitrader.store import Store
 from aitrader.tools.serving import add_health, caller, run_main, serve, store_check
 
 
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):  # JSON true would otherwise be taken as 1 share
+        raise ValueError("amount must be a whole number of shares, not true or false")
+    return value
+
+
+Shares = Annotated[int, BeforeValidator(_not_bool)]
+
+
 def build(store: Store) -> FastMCP:
     mcp = FastMCP("TradeTools")
     ledger = Ledger(store)
 
     async def trade(action: str, symbol: str, amount: Any) -> dict[str, Any]:
-        who = caller(need_attempt=True)
+        who = await caller(ledger)
         assert who.attempt is not None
         try:
             fill = await ledger.trade(who.attempt, action, symbol, amount,
@@ -43,7 +53,7 @@ def build(store: Store) -> FastMCP:
         }
 
     @mcp.tool()
-    async def buy(symbol: str, amount: int) -> dict[str, Any]:
+    async def buy(symbol: str, amount: Shares) -> dict[str, Any]:
         """Buy whole shares of a NASDAQ-100 stock at today's open price.
 
         Args:
@@ -55,7 +65,7 @@ def build(store: Store) -> FastMCP:
         return await trade("buy", symbol, amount)
 
     @mcp.tool()
-    async def sell(symbol: str, amount: int) -> dict[str, Any]:
+    async def sell(symbol: str, amount: Shares) -> dict[str, Any]:
         """Sell whole shares you hold at today's open price.
 
         Args:

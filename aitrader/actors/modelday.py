@@ -29,7 +29,7 @@ from aitrader.market.calendar import Calendar, nyse
 from aitrader.store import Store
 from aitrader.store import jobs as jobstore
 from aitrader.store.jobs import DayStatus
-from aitrader.tools.identity import Identity
+from aitrader.tools.identity import Identity, new_key
 
 log = structlog.get_logger(__name__)
 
@@ -44,12 +44,13 @@ class Runtime:
     job_id: str | None = None
     date: str | None = None
     attempt: int | None = None
+    key: str | None = attrs.field(default=None, repr=False)  # the attempt's session key
     cancel: asyncio.Event | None = None
 
     def identity(self) -> Identity | None:
         if self.date is None:
             return None
-        return Identity(self.model, self.date, self.job_id, self.attempt)
+        return Identity(self.model, self.date, self.job_id, self.attempt, self.key)
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -103,10 +104,11 @@ async def run_model_day(
         attempt: int | None = None
         try:
             await tools.ensure_open()  # a session that broke on an earlier try is reopened
+            key = new_key()
             attempt = await ledger.open_attempt(
-                model, day, job_id=job,
+                model, day, job_id=job, key=key,
                 also=(lambda a: [jobstore.day_running(job, model, day, a)]) if job else None)
-            runtime.date, runtime.attempt = day, attempt
+            runtime.date, runtime.attempt, runtime.key = day, attempt, key
             await bus.publish("model_day.started", job_id=job, model=model, date=day,
                               attempt=attempt, try_number=tries)
             ctx = DayContext(model, day, prev.isoformat() if prev else None,
@@ -141,7 +143,7 @@ async def run_model_day(
                 await sleep(base_delay * 2 ** (tries - 1))
             continue
         finally:
-            runtime.attempt = None
+            runtime.attempt = runtime.key = None
         failpoints.hit("model_day.committed")
         await bus.publish("model_day.finished", job_id=job, model=model, date=day,
                           status="completed", attempt=attempt, trades=result.trades,

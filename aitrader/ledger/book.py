@@ -12,6 +12,7 @@ message the model can act on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -98,6 +99,11 @@ class Attempt:
     job_id: str | None
     status: str
     prev_date: str | None
+
+
+def key_hash(key: str) -> str:
+    """What is kept of an attempt's session key: its SHA-256 (the key itself is never stored)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def parse_amount(raw: object) -> int:
@@ -202,9 +208,11 @@ class Ledger:
     # -- attempts -------------------------------------------------------------------------
 
     async def open_attempt(self, model: str, day: str, *, job_id: str | None = None,
+                           key: str | None = None,
                            also: Callable[[int], Sequence[Statement]] | None = None) -> int:
         """Start a model-day: the previous end-of-day is its baseline and its running position.
-        `also(attempt_id)` gives statements that commit with the opening (the job's
+        `key` is the secret its tool sessions carry (`aitrader.tools.identity`; only its hash
+        is kept). `also(attempt_id)` gives statements that commit with the opening (the job's
         model-day row). Returns the attempt id."""
         async with self._store.write() as conn:
             cur = await conn.execute("SELECT init_date FROM models WHERE signature = ?", (model,))
@@ -230,9 +238,9 @@ class Ledger:
             )
             try:
                 cur = await conn.execute(
-                    "INSERT INTO attempts (model, date, job_id, status, prev_date, started_at) "
-                    "VALUES (?, ?, ?, 'running', ?, ?)",
-                    (model, day, job_id, prev, utcnow()),
+                    "INSERT INTO attempts (model, date, job_id, status, prev_date, started_at,"
+                    " key_hash) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                    (model, day, job_id, prev, utcnow(), key_hash(key) if key else None),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(
@@ -245,6 +253,15 @@ class Ledger:
             for sql, params in also(attempt_id) if also else ():
                 await conn.execute(sql, params)
             return attempt_id
+
+    async def attempt_of_key(self, key: str) -> Attempt | None:
+        """The attempt whose session key this is (any status), or None."""
+        async with self._store.read() as conn:
+            cur = await conn.execute(
+                "SELECT id, model, date, job_id, status, prev_date FROM attempts "
+                "WHERE key_hash = ?", (key_hash(key),))
+            row = await cur.fetchone()
+        return Attempt(*row) if row else None
 
     async def attempt(self, attempt_id: int) -> Attempt:
         async with self._store.read() as conn:

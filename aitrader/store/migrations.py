@@ -173,4 +173,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        4,
+        "an attempt's session key: tool servers learn the caller from it, not from headers",
+        (
+            # SHA-256 of the unguessable key the actor's MCP sessions carry while the attempt
+            # runs; NULL for attempts opened before this migration (no tool call can name them)
+            "ALTER TABLE attempts ADD COLUMN key_hash TEXT",
+            "CREATE UNIQUE INDEX attempts_key ON attempts (key_hash) WHERE key_hash IS NOT NULL",
+        ),
+    ),
 )

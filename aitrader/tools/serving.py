@@ -22,9 +22,10 @@ from starlette.responses import JSONResponse
 
 from aitrader import logs
 from aitrader.errors import AITraderError, IdentityError
+from aitrader.ledger import Ledger
 from aitrader.settings import PORT_VARS
 from aitrader.store import Store
-from aitrader.tools.identity import Identity, from_headers
+from aitrader.tools.identity import Identity, claimed, verified
 from aitrader.tools.ports import listening_socket
 
 os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")  # no look-up of updates online
@@ -44,10 +45,19 @@ def quiet_sdk_logs() -> None:
         logging.getLogger(name).addFilter(_DropClientClosed())
 
 
-def caller(*, need_attempt: bool = False) -> Identity:
-    """The identity of the current tool call, or a ToolError the client sees."""
+async def caller(ledger: Ledger) -> Identity:
+    """Who makes the current tool call, from its session's attempt (`identity.verified`), or
+    a ToolError the client sees."""
     try:
-        return from_headers(get_http_headers(include_all=True), need_attempt=need_attempt)
+        return await verified(ledger, get_http_headers(include_all=True))
+    except IdentityError as exc:
+        raise ToolError(exc.message) from None
+
+
+def claimed_caller() -> Identity:
+    """What the current tool call says it is, checked for shape only (`identity.claimed`)."""
+    try:
+        return claimed(get_http_headers(include_all=True))
     except IdentityError as exc:
         raise ToolError(exc.message) from None
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 from mcp import ClientSession
 
@@ -20,7 +21,7 @@ from aitrader.market.prices import get_bar
 from aitrader.money import E4, to_e4
 from aitrader.store import Store
 from aitrader.tools.client import result_payload, tool_session
-from aitrader.tools.identity import Identity
+from aitrader.tools.identity import Identity, new_key
 from tests.stack import SESSION_DAY, Stack
 
 
@@ -35,8 +36,9 @@ async def new_model_day(stack: Stack, day: str = SESSION_DAY) -> Identity:
     model = f"m-{uuid.uuid4().hex[:8]}"
     async with opened(stack) as (_, ledger):
         await ledger.register_model(model, to_e4("10000"), "2025-10-01")
-        attempt = await ledger.open_attempt(model, day, job_id="job-1")
-    return Identity(model, day, "job-1", attempt)
+        key = new_key()
+        attempt = await ledger.open_attempt(model, day, job_id="job-1", key=key)
+    return Identity(model, day, "job-1", attempt, key)
 
 
 def constant(ident: Identity | None) -> Callable[[], Identity | None]:
@@ -120,25 +122,63 @@ async def test_search_look_ahead(stack: Stack) -> None:
 
 
 async def test_identity_is_required_and_checked(stack: Stack) -> None:
-    """No headers, malformed headers, trading without an open model-day, or with another
-    model's attempt: each refused."""
+    """No session, a malformed one, or headers that are malformed: each refused."""
     good = await new_model_day(stack)
-    other = await new_model_day(stack)
-    cases = [None, Identity("bad model name!", SESSION_DAY), Identity("m", "2025/10/15"),
-             Identity("m", "2025-02-30")]
-    for ident in cases:
-        async with tool_session(stack.url("price"), constant(ident)) as price:
-            err, text = await call(price, "get_price_local", symbol="AAPL", date="2025-10-14")
+    cases = [(None, "carries no session"),
+             (Identity(good.model, SESSION_DAY, key="short"), "session header is malformed"),
+             (Identity(good.model, SESSION_DAY), "carries no session")]
+    for ident, why in cases:
+        calls: list[tuple[str, str, dict[str, Any]]] = [
+            ("price", "get_price_local", {"symbol": "AAPL", "date": "2025-10-14"}),
+            ("trade", "buy", {"symbol": "AAPL", "amount": 1}),
+            ("search", "get_information", {"query": "apple"})]
+        for server, tool, args in calls:
+            async with tool_session(stack.url(server), constant(ident)) as session:
+                err, text = await call(session, tool, **args)
+                assert err and why in text, (server, ident, text)
+    for ident in [None, Identity("bad model name!", SESSION_DAY), Identity("m", "2025/10/15"),
+                  Identity("m", "2025-02-30")]:
+        async with tool_session(stack.url("math"), constant(ident)) as math:
+            err, text = await call(math, "add", a=1, b=2)
             assert err and ("no model identity" in text or "malformed" in text)
-    for ident, why in [(Identity(good.model, SESSION_DAY), "no attempt"),
-                       (Identity(good.model, SESSION_DAY, attempt=other.attempt),
-                        "do not match")]:
-        async with tool_session(stack.url("trade"), constant(ident)) as trade:
-            err, text = await call(trade, "buy", symbol="AAPL", amount=1)
-            assert err and why in text
     async with opened(stack) as (_, ledger):
-        for ident in (good, other):
-            assert dict((await ledger.position(ident.attempt)).shares) == {}  # type: ignore[arg-type]
+        assert dict((await ledger.position(good.attempt)).shares) == {}  # type: ignore[arg-type]
+
+
+async def test_forged_identity_is_refused(stack: Stack) -> None:
+    """Headers any local process can set do not make an identity: another attempt's id, a
+    later date or another model next to a real session are refused, a guessed or closed
+    session too, and nothing shows a later bar or lands in another book."""
+    me, victim = await new_model_day(stack), await new_model_day(stack)
+    later = "2025-10-20"
+    forgeries = [
+        (attrs.evolve(me, date=later), "do not match"),
+        (attrs.evolve(me, model=victim.model), "do not match"),
+        (attrs.evolve(me, attempt=victim.attempt), "do not match"),
+        (attrs.evolve(me, job="job-2"), "do not match"),
+        (attrs.evolve(victim, key=new_key()), "session is unknown"),  # a guessed key
+        (attrs.evolve(victim, key=None), "carries no session"),  # sequential ids alone
+    ]
+    for forged, why in forgeries:
+        async with tool_session(stack.url("price"), constant(forged)) as price, \
+                tool_session(stack.url("trade"), constant(forged)) as trade, \
+                tool_session(stack.url("search"), constant(forged)) as search:
+            err, text = await call(price, "get_price_local", symbol="AAPL", date=later)
+            assert err and why in text and "ohlcv" not in text, (forged, text)
+            err, text = await call(trade, "buy", symbol="AAPL", amount=1)
+            assert err and why in text, (forged, text)
+            err, text = await call(search, "get_information", query="nvidia")
+            assert err and why in text, (forged, text)
+    async with tool_session(stack.url("price"), constant(me)) as price:
+        _, found = await call(price, "get_price_local", symbol="AAPL", date=later)
+        assert "ohlcv" not in found and "after today's trading date" in found["error"]
+    async with opened(stack) as (_, ledger):
+        await ledger.void_attempt(me.attempt, "test")  # type: ignore[arg-type]
+        for who in (me, victim):
+            assert dict((await ledger.position(who.attempt)).shares) == {}  # type: ignore[arg-type]
+    async with tool_session(stack.url("trade"), constant(me)) as trade:
+        err, text = await call(trade, "buy", symbol="AAPL", amount=1)
+        assert err and "model-day is over (voided)" in text
 
 
 async def test_extra_arguments_cannot_name_another_model_or_date(stack: Stack) -> None:
@@ -163,6 +203,7 @@ async def test_extra_arguments_cannot_name_another_model_or_date(stack: Stack) -
     ({"symbol": "AAPL", "amount": 1.5}, "valid integer"),
     ({"symbol": "AAPL", "amount": "ten"}, "valid integer"),
     ({"symbol": "AAPL", "amount": 10**12}, "at most"),
+    ({"symbol": "AAPL", "amount": True}, "not true or false"),
     ({"symbol": "NOPE", "amount": 1}, "unknown symbol"),
     ({"symbol": "AAPL", "amount": 100_000}, "insufficient cash"),
 ])
@@ -218,5 +259,5 @@ async def test_health_endpoints(stack: Stack) -> None:
                 assert r.status == 200
                 bodies[name] = await r.json()
     assert bodies["search"] == {"status": "ok", "server": "search", "backend": "offline",
-                                "items": 8}
+                                "items": 8, "schema_version": bodies["price"]["schema_version"]}
     assert bodies["price"]["schema_version"] >= 1
