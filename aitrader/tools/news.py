@@ -28,7 +28,10 @@ OPENING_BELL = time(9, 30)
 _REL = re.compile(r"^\s*(\d+|an?|one)\s+(second|minute|hour|day|week|month|year)s?\s+ago\s*$",
                   re.IGNORECASE)
 _UNIT_DAYS = {"week": 7, "month": 30, "year": 365}
-_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%Y/%m/%d", "%m/%d/%Y")
+_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%Y/%m/%d")
+# 03/10/2025 is 10 March in New York and 3 October in London: such a date is taken only when
+# one of the two numbers cannot be a month (15/10/2025, 10/15/2025), and is undated otherwise
+_NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
 
 def session_start(session: date) -> datetime:
@@ -36,7 +39,23 @@ def session_start(session: date) -> datetime:
 
 
 def published_date(raw: object, session: date) -> date | None:
-    """The New York calendar date a result was published, or None if it cannot be told."""
+    """The New York calendar date a result was published, or None if it cannot be told
+    (unparseable, ambiguous, or out of any calendar's range: "99999999 years ago")."""
+    try:
+        return _published(raw, session)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _numeric(first: int, second: int, year: int) -> date | None:
+    if first > 12 >= second:
+        return date(year, second, first)  # day first
+    if second > 12 >= first or first == second:
+        return date(year, first, second)  # month first (or both the same)
+    return None  # both could be the month
+
+
+def _published(raw: object, session: date) -> date | None:
     if raw is None:
         return None
     text = str(raw).strip()
@@ -67,6 +86,9 @@ def published_date(raw: object, session: date) -> date | None:
         return parsed.astimezone(NEW_YORK).date()
     except ValueError:
         pass
+    numeric = _NUMERIC.match(text)
+    if numeric:
+        return _numeric(*(int(g) for g in numeric.groups()))
     for fmt in _FORMATS:
         try:
             return datetime.strptime(text, fmt).date()

@@ -31,6 +31,14 @@ D = date(2025, 10, 15)
     ("yesterday", date(2025, 10, 14)),
     ("today", date(2025, 10, 15)),
     ("unknown", None), ("", None), (None, None), ("soon", None), ("2 fortnights ago", None),
+    # out of range: undated, never an error that fails the whole search
+    ("99999999 years ago", None), ("99999999999999999999 days ago", None),
+    ("9999-12-31T23:59:59-12:00", None), ("0001-01-01T00:00:00+14:00", None),
+    ("9999-12-31", date(9999, 12, 31)),  # a date all right, and later than any session
+    # numeric day and month: only when it cannot be read both ways
+    ("03/10/2025", None), ("10/03/2025", None), ("15/10/2025", date(2025, 10, 15)),
+    ("10/15/2025", date(2025, 10, 15)), ("07/07/2025", date(2025, 7, 7)),
+    ("31/02/2025", None), ("2025/10/03", date(2025, 10, 3)),
 ])
 def test_published_date(raw: object, expected: date | None) -> None:
     """Absolute formats, and relative ones resolved against the session's opening bell."""
@@ -60,6 +68,19 @@ async def test_offline_ranks_by_words_then_recency(tmp_path: Path) -> None:
     found = await news.search("Tesla", D, 3)
     assert [a.url for a in found] == ["c", "b", "a"]
     assert render("Tesla", D, []).startswith("No results for 'Tesla' published before 2025-10-15")
+
+
+async def test_one_absurd_date_hides_one_item_not_the_search(tmp_path: Path) -> None:
+    """Items dated "9999-12-31", "99999999 years ago" or ambiguously are skipped; the other
+    items of the same search are found."""
+    path = tmp_path / "n.jsonl"
+    items = [{"date": "9999-12-31", "title": "Tesla far future", "url": "far"},
+             {"date": "99999999 years ago", "title": "Tesla long ago", "url": "ago"},
+             {"date": "03/10/2025", "title": "Tesla ambiguous", "url": "amb"},
+             {"date": "2025-10-10", "title": "Tesla deliveries", "url": "ok"}]
+    path.write_text("\n".join(json.dumps(i) for i in items))
+    found = await OfflineNews(path).search("Tesla", D, 5)
+    assert [a.url for a in found] == ["ok"]
 
 
 def test_offline_bad_file_is_a_config_error(tmp_path: Path) -> None:
