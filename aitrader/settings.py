@@ -23,6 +23,16 @@ PORT_VARS = {
 }
 
 
+def _token(env: Mapping[str, str], name: str) -> str:
+    """A bearer token: surrounding whitespace (the newline a file or a secret store leaves)
+    is trimmed; anything a client could not send in a header is refused at start."""
+    token = env.get(name, "").strip()
+    if not all(" " < c < "\x7f" for c in token):
+        raise ConfigError(f"{name} must be printable ASCII with no spaces or line breaks "
+                          "inside (clients send it in an HTTP header)", field=name)
+    return token
+
+
 def _int(env: Mapping[str, str], name: str, default: int, *, lo: int = 0, hi: int = 2**31) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -92,7 +102,7 @@ class Settings:
             demo_seed=_int(env, "AITRADER_DEMO_SEED", 20251001),
             api_host=env.get("API_HOST", "0.0.0.0"),
             api_port=_int(env, "API_PORT", 8080, lo=0, hi=65535),
-            api_token=env.get("AITRADER_API_TOKEN", ""),
+            api_token=_token(env, "AITRADER_API_TOKEN"),
             configs_dir=Path(env.get("AITRADER_CONFIGS_DIR", "configs")),
             max_concurrent_jobs=_int(env, "MAX_CONCURRENT_JOBS", 1, lo=1, hi=64),
             db_busy_timeout_ms=_int(env, "AITRADER_DB_BUSY_TIMEOUT_MS", 10_000, lo=1,

@@ -9,6 +9,7 @@ import pytest
 
 from aitrader.config import load_config, parse_config, resolve_config_path
 from aitrader.errors import ConfigError, InvalidInput
+from aitrader.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,3 +121,16 @@ def test_config_paths_stay_inside_the_configs_folder(tmp_path: Path) -> None:
             resolve_config_path(configs, outside)
         assert info.value.details["field"] == "config_path"
         assert str(tmp_path) not in info.value.message  # never the server's own paths
+
+
+def test_the_api_token_is_trimmed_or_refused() -> None:
+    """A token read with a trailing newline (a file, a secret store) is trimmed; one with a
+    space, a line break or a non-ASCII character inside is refused at start, loudly."""
+    assert Settings.from_env({"AITRADER_API_TOKEN": "s3cret-token\n"}).api_token == \
+        "s3cret-token"
+    assert Settings.from_env({"AITRADER_API_TOKEN": "  s3cret-token\r\n"}).api_token == \
+        "s3cret-token"
+    assert Settings.from_env({}).api_token == ""
+    for bad in ("two words", "line\nbreak", "sécret", "tab\there"):
+        with pytest.raises(ConfigError, match="AITRADER_API_TOKEN must be printable ASCII"):
+            Settings.from_env({"AITRADER_API_TOKEN": bad})
