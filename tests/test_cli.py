@@ -37,10 +37,12 @@ def test_demo_then_status(tmp_path: Path) -> None:
     assert "synthetic demo market" in out.stdout and "102 symbols" in out.stdout
     st = run(tmp_path, "prices", "status", "--json")
     assert st.returncode == 0
-    doc = json.loads(st.stdout.strip().splitlines()[-1])
+    doc = json.loads(st.stdout)  # stdout is the JSON alone; the words go to stderr
     assert doc == {"first": "2025-10-01", "last": "2025-10-10", "symbols": 102, "absent": [],
                    "synthetic": True, "gaps": {}}
-    assert "includes the synthetic demo market" in st.stdout
+    assert "includes the synthetic demo market" in st.stderr
+    empty = run(tmp_path, "report")
+    assert empty.returncode == 2 and "no models in the ledger yet" in empty.stderr
 
 
 def test_backup_while_the_database_is_being_written(tmp_path: Path) -> None:
@@ -94,7 +96,7 @@ def test_real_data_import_and_october_leaderboard(tmp_path: Path) -> None:
     (["import-aitrader", "/nonexistent-folder"], "not a folder"),
     (["prices", "fetch", "--symbols", "AAPL"], "needs ALPHAADVANTAGE_API_KEY"),
     (["prices", "import", "/nonexistent.json"], "no such file"),
-    (["report"], "no models in the ledger yet"),
+    (["report"], "there is no database at"),
 ])
 def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
     """Exit code 2 and one line that says what is wrong; no traceback."""
