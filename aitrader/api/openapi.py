@@ -11,14 +11,13 @@ a Python client from it with openapi-python-client.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from aitrader import __version__
-
-STATIC = Path(__file__).parent / "static"
+from aitrader.api.files import STATIC, add_files
+from aitrader.api.keys import SETTINGS
 
 JOB_STATUSES = ["pending", "running", "completed", "partial", "failed", "cancelled"]
 DAY_STATUSES = ["pending", "running", "completed", "failed", "cancelled", "skipped"]
@@ -205,7 +204,9 @@ def _op(op_id: str, tag: str, summary: str, responses: dict[str, Any],
             "responses": responses}
 
 
-def document(server: str = "http://localhost:8080") -> dict[str, Any]:
+def document(server: str = "http://localhost:8080", secured: bool = True) -> dict[str, Any]:
+    """The API's description; `secured` says whether this instance asks for a bearer token
+    (without AITRADER_API_TOKEN nothing does, and the document says so)."""
     trigger_answers = {"202": _json(_ref("Accepted"), "a new job"),
                        "200": _json({"oneOf": [_ref("Job"), _ref("Current")]},
                                     "the same work already running, or nothing to do")}
@@ -223,7 +224,7 @@ def document(server: str = "http://localhost:8080") -> dict[str, Any]:
             {"name": "events", "description": "The live event stream"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
                        "schemas": SCHEMAS},
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}] if secured else [],
         "paths": {
             "/simulate/trigger": {"post": _op(
                 "triggerSimulation", "jobs", "Trigger a simulation (catch-up without dates)",
@@ -301,7 +302,8 @@ def document(server: str = "http://localhost:8080") -> dict[str, Any]:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document(f"{request.scheme}://{request.host}"))
+    secured = bool(request.app[SETTINGS].api_token)
+    return web.json_response(document(f"{request.scheme}://{request.host}", secured))
 
 
 async def docs(request: web.Request) -> web.FileResponse:
@@ -310,4 +312,4 @@ async def docs(request: web.Request) -> web.FileResponse:
 
 def docs_routes(app: web.Application) -> None:
     app.router.add_get("/docs", docs)
-    app.router.add_static("/docs/static", STATIC / "swagger-ui", show_index=False)
+    add_files(app, "/docs/static", STATIC / "swagger-ui")

@@ -165,6 +165,9 @@ async def test_openapi_and_docs(api: Api) -> None:
     operations = [op for item in doc["paths"].values() for op in item.values()]
     assert len({op["operationId"] for op in operations}) == len(operations) == 11
     assert all(op["tags"] for op in operations)
+    # it describes this instance: no token configured, so nothing asks for one
+    assert doc["security"] == [] and doc["servers"][0]["url"] == str(
+        api.client.make_url("")).rstrip("/")
     page = await (await api.client.get("/docs")).text()
     assert "/docs/static/swagger-ui-bundle.js" in page and "http" not in page.split(
         "<body>")[1].replace("/openapi.json", "")

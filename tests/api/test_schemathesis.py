@@ -16,9 +16,12 @@ from tests.stack import ROOT, Stack, wait_http
 
 async def test_schemathesis_finds_nothing(stack: Stack) -> None:
     """`schemathesis run` with every check but "schema-valid data must be accepted" (a valid
-    shape can still name a config or model that does not exist): exit code 0."""
+    shape can still name a config or model that does not exist): exit code 0. The service
+    has a token, so the authentication checks (none, a wrong one) run too."""
     port = free_ports(1)[0]
+    token = "schemathesis-token"
     env = {**stack.env, "API_PORT": str(port), "API_HOST": "127.0.0.1",
+           "AITRADER_API_TOKEN": token,
            "AITRADER_CONFIGS_DIR": str(ROOT / "configs"), "MAX_CONCURRENT_JOBS": "1"}
     serve = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "aitrader", "serve", env=env, cwd=ROOT,
@@ -29,6 +32,7 @@ async def test_schemathesis_finds_nothing(stack: Stack) -> None:
         st = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "schemathesis"), "run", f"{base}/openapi.json",
             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+            "--header", f"Authorization: Bearer {token}",
             "--max-examples", "60", "--no-color", env={**os.environ, "NO_COLOR": "1"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(st.communicate(), 300)

@@ -195,6 +195,7 @@ async def test_token_auth(stack: Stack, fake_llm: FakeLLM,
     # the API's description holds no data: a browser or a client generator opens it as is
     for path in ("/openapi.json", "/docs", "/docs/static/swagger-ui-bundle.js"):
         assert (await client.get(path)).status == 200, path
+    assert (await (await client.get("/openapi.json")).json())["security"] == [{"bearer": []}]
     ws = await client.ws_connect("/ws?token=s3cret-token")
     await ws.close()
     # the dashboard page and its assets hold no data: a browser opens them without a header
