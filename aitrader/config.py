@@ -224,6 +224,12 @@ def load_config(path: Path) -> SimulationConfig:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno})"
                           ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name} is not UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name} is nested too deeply") from None
+    except ValueError as exc:  # e.g. a number beyond Python's digit limit
+        raise ConfigError(f"{path.name} is not valid JSON ({str(exc)[:80]})") from None
     except OSError:
         raise ConfigError(f"cannot read the config {path.name}") from None
     return parse_config(doc)

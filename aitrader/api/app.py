@@ -20,7 +20,7 @@ from aitrader.api import results, service, simulate, ws
 from aitrader.api.auth import auth_middleware
 from aitrader.api.cache import ReadCache
 from aitrader.api.dashboard import dashboard_routes
-from aitrader.api.errors import errors_middleware
+from aitrader.api.errors import errors_middleware, json_error_pages
 from aitrader.api.fanout import Broadcast
 from aitrader.api.keys import (
     BROADCAST,
@@ -111,6 +111,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     """The service: serve it on a `ServingLoop` (see `aitrader.priority`)."""
+    json_error_pages()
     metrics = Metrics(nyse())
     middlewares = [metrics.middleware(), errors_middleware]
     if settings.api_token:

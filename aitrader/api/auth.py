@@ -30,7 +30,9 @@ def auth_middleware(token: str) -> Callable[..., Any]:
         given = header[7:].strip() if header[:7].lower() == "bearer " else ""
         if not given and request.path == "/ws":
             given = request.query.get("token", "")
-        if not given or not hmac.compare_digest(given.encode(), expected):
+        # header bytes that are not UTF-8 come as surrogates: compared as the bytes sent
+        if not given or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                                                expected):
             raise web.HTTPUnauthorized(reason="a valid bearer token is required",
                                        headers={"WWW-Authenticate": "Bearer"})
         response = await handler(request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from aitrader.api.openapi import STATIC
+from aitrader.api.files import STATIC, add_files
 
 PAGE = STATIC / "dashboard"
 
@@ -17,4 +17,4 @@ async def page(request: web.Request) -> web.FileResponse:
 
 def dashboard_routes(app: web.Application) -> None:
     app.router.add_get("/", page)
-    app.router.add_static("/ui", PAGE, show_index=False)
+    add_files(app, "/ui", PAGE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -26,17 +27,18 @@ def _date(request: web.Request, name: str) -> str | None:
 
 
 async def results(request: web.Request) -> web.Response:
-    key = "&".join(f"{k}={v}" for k, v in sorted(request.query.items()))
-    return await request.app[CACHE].get("results", key, lambda: _results(request))
-
-
-async def _results(request: web.Request) -> dict[str, Any]:
     detail = request.query.get("detail", "minimal")
     if detail not in ("minimal", "full"):
         raise InvalidInput("detail must be minimal or full", field="detail")
-    day = await results_on(request.app[STORE], _date(request, "date"),
-                           request.query.get("model") or None, full=detail == "full")
-    return views.results(day)
+    day, model = _date(request, "date"), request.query.get("model") or None
+    store = request.app[STORE]
+
+    async def build() -> dict[str, Any]:
+        return views.results(await results_on(store, day, model, full=detail == "full"))
+
+    # keyed by what was parsed, never by the raw query (`%26` in a value is not a `&`)
+    key = json.dumps([day, model, detail])
+    return await request.app[CACHE].get("results", key, build)
 
 
 async def performance(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from aitrader.actors.messages import AnswerKind, JobRequest, TriggerAnswer
 from aitrader.api import views
-from aitrader.api.errors import json_body
+from aitrader.api.errors import json_body, query_int
 from aitrader.api.keys import CACHE, SIMULATION, STORE
 from aitrader.errors import InvalidInput, NotFound
 from aitrader.store import jobs as jobstore
@@ -80,18 +80,10 @@ def _flag(request: web.Request, name: str) -> bool:
     return raw in ("true", "1")
 
 
-def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}", field=name)
-    return int(raw)
-
-
 async def jobs(request: web.Request) -> web.Response:
-    limit = _int(request, "limit", 20, 1, 100)
-    offset = _int(request, "offset", 0, 0, 10**9)
+    limit = query_int(request, "limit", 20, 1, 100)
+    offset = query_int(request, "offset", 0, 0, 10**9)
+    assert limit is not None and offset is not None
     wanted = request.query.get("status")
     if wanted is not None and wanted not in set(JobStatus):
         raise InvalidInput(f"status must be one of {', '.join(JobStatus)}", field="status")

@@ -25,20 +25,16 @@ import socket
 
 from aiohttp import WSCloseCode, web
 
+from aitrader.api.errors import query_int
 from aitrader.api.fanout import SNDBUF, Viewer
 from aitrader.api.keys import BROADCAST, BUS, METRICS, SOCKETS
 from aitrader.api.metrics import STATUS_SENT
-from aitrader.errors import InvalidInput
 
 REPLAY_PAGE = 1000
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    raw_since = request.query.get("since")
-    if raw_since is not None and (not raw_since.isdigit() or len(raw_since) > 18):
-        raise InvalidInput("since must be a sequence number (a whole number >= 0)",
-                           field="since")
-    since = int(raw_since) if raw_since is not None else None  # None: the live stream only
+    since = query_int(request, "since", None, 0, 2**63 - 1)  # None: the live stream only
     job_id = request.query.get("job_id") or None
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096, compress=False)
     await ws.prepare(request)

@@ -4,11 +4,13 @@ config of two enabled models and one disabled."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import attrs
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
 
 from aitrader.api.app import create_app
 from aitrader.settings import Settings
@@ -16,6 +18,15 @@ from aitrader.testing.fake_llm import FakeLLM, finish, tools
 from tests.stack import Stack
 
 Client = TestClient[web.Request, web.Application]
+
+
+class ServiceServer(TestServer):
+    """The app served as `aitrader serve` serves it: a handler is not cancelled when its
+    client leaves (aiohttp's test server cancels it, `web.run_app` does not)."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return web.AppRunner(self.app, **kwargs)
 
 
 @attrs.define
@@ -54,5 +65,5 @@ async def api(stack: Stack, fake_llm: FakeLLM,
               aiohttp_client: Callable[..., Awaitable[Client]]) -> Api:
     settings = api_settings(stack)
     write_config(stack, fake_llm)
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(ServiceServer(create_app(settings)))
     return Api(client, settings, fake_llm, stack)
