@@ -1,6 +1,9 @@
-"""NYSE trading sessions, from exchange-calendars (holidays and early closes maintained upstream).
+"""Exchange calendars (XNYS, XSHG, 24/7) from exchange-calendars: trading days, their opens,
+closes (early closes included) and lunch breaks, maintained upstream.
 
-Loaded once per process into a sorted list of dates; every question after that is a bisect.
+Loaded once per process and calendar into sorted tuples; every question after that is a
+bisect. A trading day here is the calendar's session (a date); what the simulation calls a
+session (one bar of the run's frequency) is built from these in `aitrader.markets.sessions`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,21 @@ def parse_date(value: str, *, field: str = "date") -> date:
 class Calendar:
     sessions: tuple[date, ...]
     closes: tuple[datetime, ...]  # UTC close time of each session (early closes included)
+    opens: tuple[datetime, ...] = ()  # UTC open time of each session
+    # UTC start and end of each session's lunch break (None: no break that day)
+    breaks: tuple[tuple[datetime, datetime] | None, ...] = ()
+    name: str = "XNYS"
+
+    def _index(self, day: date) -> int:
+        i = bisect.bisect_left(self.sessions, day)
+        if i == len(self.sessions) or self.sessions[i] != day:
+            raise InvalidInput(f"{day} is not a trading day of {self.name}", field="date")
+        return i
+
+    def hours(self, day: date) -> tuple[datetime, datetime, tuple[datetime, datetime] | None]:
+        """A trading day's (open, close, lunch break or None), UTC."""
+        i = self._index(day)
+        return self.opens[i], self.closes[i], self.breaks[i] if self.breaks else None
 
     def is_session(self, day: date) -> bool:
         i = bisect.bisect_left(self.sessions, day)
@@ -70,9 +88,14 @@ class Calendar:
         return self.sessions[i - 1]
 
 
+def _utc(ts: object) -> datetime:
+    return ts.to_pydatetime().astimezone(UTC)  # type: ignore[attr-defined, no-any-return]
+
+
 @functools.cache
-def nyse() -> Calendar:
-    """The NYSE calendar (immutable; built once per process, about 0.1 s)."""
+def exchange(name: str) -> Calendar:
+    """An exchange-calendars calendar by its code ("XNYS", "XSHG", "24/7"); immutable, built
+    once per process (about 0.1 s each)."""
     # exchange-calendars 4.x calls pandas APIs that pandas 3.1 deprecates; the warnings are
     # the library's to fix and say nothing about our use, so they are silenced here only.
     with warnings.catch_warnings():
@@ -80,8 +103,16 @@ def nyse() -> Calendar:
         warnings.simplefilter("ignore", FutureWarning)
         import exchange_calendars as xcals  # heavy (pandas): imported only when needed
 
-        cal = xcals.get_calendar("XNYS", start=CALENDAR_START)
+        cal = xcals.get_calendar(name, start=CALENDAR_START)
         sessions = tuple(ts.date() for ts in cal.sessions)
-        closes = tuple(ts.to_pydatetime().astimezone(UTC) for ts in cal.closes)
-    return Calendar(sessions=sessions, closes=closes)
+        closes = tuple(_utc(ts) for ts in cal.closes)
+        opens = tuple(_utc(ts) for ts in cal.opens)
+        breaks = tuple(None if start != start else (_utc(start), _utc(end))  # NaT != NaT
+                       for start, end in zip(cal.break_starts, cal.break_ends, strict=True))
+    return Calendar(sessions=sessions, closes=closes, opens=opens, breaks=breaks, name=name)
+
+
+def nyse() -> Calendar:
+    """The NYSE calendar (XNYS)."""
+    return exchange("XNYS")
 
