@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from aitrader.tools.ports import free_ports, tool_env
+from tests.disk import fill
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
@@ -107,22 +107,6 @@ def call_or_none(base: str) -> int | None:
         return None
 
 
-def _write_until_error(path: Path, mode: str, block: bytes) -> int:
-    """Append `block` until a write fails; that failure's errno."""
-    with path.open(mode, buffering=0) as f:
-        while True:
-            try:
-                f.write(block)
-            except OSError as exc:
-                return exc.errno or 0
-
-
-def fill(disk: Path) -> Path:
-    """Write zeros until the file system has no room left: 1 MiB blocks, then the last pages."""
-    filler = disk / "filler"
-    assert _write_until_error(filler, "wb", b"\0" * (1 << 20)) == errno.ENOSPC
-    assert _write_until_error(filler, "ab", b"\0" * 4096) == errno.ENOSPC
-    return filler
 
 
 def test_a_full_disk_is_503_with_the_reason_and_nothing_is_lost(

@@ -31,6 +31,7 @@ from aitrader.testing.fake_llm import FakeLLM, finish, tools
 from aitrader.tools.launcher import ToolServers
 from aitrader.tools.ports import free_ports
 from tests.actors.conftest import Sim, finished, settled
+from tests.disk import fill
 from tests.stack import Stack, stack_env, until
 
 DAYS = ("2025-10-02", "2025-10-03", "2025-10-06")
@@ -204,19 +205,6 @@ def _mount_tmpfs(where: Path, megabytes: int) -> None:
         pytest.skip(why)
 
 
-def _fill(where: Path) -> Path:
-    """Write a file until the disk is full; returns it."""
-    filler = where / "filler"
-    with filler.open("wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * (1 << 20))
-                fh.flush()
-        except OSError:
-            pass
-    return filler
-
-
 async def test_the_disk_full(tmp_path: Path, template_db: Path, llm: FakeLLM,
                              aiohttp_client: Callable[..., Awaitable[Any]]) -> None:
     """The data disk (a 24 MB tmpfs) fills up mid-job: /health says so, the writes that fail
@@ -251,7 +239,7 @@ async def test_the_disk_full(tmp_path: Path, template_db: Path, llm: FakeLLM,
                 return (await progress(job_id))["status"] not in ("pending", "running")
 
             await until(lambda: _completed(progress(job), 2))
-            filler = _fill(disk)
+            filler = fill(disk)
             health = await client.get("/health")
             body = await health.json()
             assert health.status == 503, body
