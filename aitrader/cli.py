@@ -50,7 +50,7 @@ async def _with_store(settings: Settings, *, readonly: bool = False) -> Store:
 
 async def cmd_prices_demo(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.market import demo
-    from aitrader.market.prices import upsert_bars
+    from aitrader.market.prices import US_DAILY, upsert_bars
     from aitrader.market.symbols import ALL_SYMBOLS
 
     cal = nyse()
@@ -59,7 +59,7 @@ async def cmd_prices_demo(settings: Settings, args: argparse.Namespace) -> int:
     store = await _with_store(settings)
     try:
         bars = list(demo.generate(cal, start, end, seed=args.seed or settings.demo_seed))
-        n = await upsert_bars(store, bars)
+        n = await upsert_bars(store, US_DAILY, bars)
     finally:
         await store.close()
     console.print(f"wrote {n:,} bars of the {demo.LABEL}: {len(ALL_SYMBOLS)} symbols, "

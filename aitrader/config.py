@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.v import format_exception
 
+from aitrader import markets
 from aitrader.errors import ConfigError, InvalidInput
 from aitrader.market.calendar import parse_date
+from aitrader.markets import Market
 
 BASELINE_PREFIX = "baseline/"
 _SIGNATURE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
@@ -50,6 +53,14 @@ def _iso_date(_: Any, attr: attrs.Attribute, value: str | None) -> None:  # type
         except InvalidInput:
             raise _Invalid(attr.name, f"must be a date as YYYY-MM-DD, got {value[:40]!r}") \
                 from None
+
+
+def _one_of(choices: tuple[str, ...]) -> Any:
+    def check(_: Any, attr: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        if value not in choices:
+            raise _Invalid(attr.name, f"must be one of {', '.join(choices)}, got "
+                           f"{value[:20]!r}")
+    return check
 
 
 @attrs.frozen(kw_only=True)
@@ -91,7 +102,8 @@ class AgentConfig:
     max_steps: int = attrs.field(default=30, validator=_positive)
     max_retries: int = attrs.field(default=3, validator=_non_negative)
     base_delay: float = attrs.field(default=1.0, validator=_non_negative)
-    initial_cash: float = attrs.field(default=10000.0, validator=_positive)
+    initial_cash: float | None = attrs.field(  # None: the market's starting cash
+        default=None, validator=attrs.validators.optional(_positive))
     llm_timeout: float = attrs.field(default=60.0, validator=_positive)
     tool_timeout: float = attrs.field(default=30.0, validator=_positive)
     model_day_timeout: float = attrs.field(default=900.0, validator=_positive)
@@ -110,10 +122,20 @@ class Price:
     completion: float = attrs.field(default=0.0, validator=_non_negative)
 
 
+DATA_SOURCES = ("demo", "database")
+
+
 @attrs.frozen(kw_only=True)
 class SimulationConfig:
+    """`market` and `frequency` name what is traded (MARKETS.md); `data` where its prices
+    come from: "demo" (the synthetic market, generated as needed) or "database" (imported or
+    fetched). Configs from before markets existed said `"market": "demo"` or "database": that
+    still reads as the US market with that data source."""
+
     agent_type: str = attrs.field(default="BaseAgent")
-    market: str = attrs.field(default="demo")
+    market: str = attrs.field(default="us", validator=_one_of(markets.KNOWN))
+    frequency: str = attrs.field(default="daily", validator=_one_of(markets.FREQUENCIES))
+    data: str = attrs.field(default="demo")
     date_range: DateRange = attrs.Factory(DateRange)
     models: tuple[ModelConfig, ...] = attrs.field(default=())
     agent_config: AgentConfig = attrs.Factory(AgentConfig)
@@ -128,11 +150,22 @@ class SimulationConfig:
             raise _Invalid("agent_type", f"unknown agent type {value[:64]!r}; the agent "
                            f"types are {', '.join(sorted(AGENT_TYPES))}")
 
-    @market.validator
-    def _check_market(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
-        if value not in ("demo", "database"):
-            raise _Invalid("market", "must be 'demo' (the synthetic market) or 'database' "
+    @data.validator
+    def _check_data(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        if value not in DATA_SOURCES:
+            raise _Invalid("data", "must be 'demo' (the synthetic market) or 'database' "
                            "(prices already imported or fetched)")
+
+    @property
+    def venue(self) -> Market:
+        """The Market value this config trades."""
+        return markets.get(self.market, self.frequency)
+
+    @property
+    def starting_cash(self) -> Decimal:
+        """The configured initial cash, else the market's (USD 10,000, CNY 100,000, ...)."""
+        cash = self.agent_config.initial_cash
+        return Decimal(str(cash)) if cash is not None else self.venue.starting_cash
 
     @models.validator
     def _check_models(self, _: attrs.Attribute, value: tuple[ModelConfig, ...]) -> None:  # type: ignore[type-arg]
@@ -188,8 +221,11 @@ def parse_config(doc: object) -> SimulationConfig:
     """A validated config, or ConfigError listing every bad field with its path."""
     if not isinstance(doc, Mapping):
         raise ConfigError("a config must be a JSON object")
+    doc = dict(doc)
+    if doc.get("market") in DATA_SOURCES and "data" not in doc:  # a config from before markets
+        doc["data"], doc["market"] = doc["market"], "us"
     try:
-        return _converter.structure(dict(doc), SimulationConfig)
+        return _converter.structure(doc, SimulationConfig)
     except (ClassValidationError, ForbiddenExtraKeysError, ValueError, TypeError) as exc:
         problems = _problems(exc)
         raise ConfigError("invalid config: " + "; ".join(problems), problems=problems) from None

@@ -67,7 +67,7 @@ async def prepare(settings: Settings, console: Console,
             console.print(f"[red]missing setting:[/red] {p}", highlight=False)
         return 2
     async with store:
-        if config.market == "demo":
+        if config.data == "demo":
             n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
                                 settings.demo_seed)
             console.print(f"demo market: {n:,} bars generated" if n else
@@ -76,11 +76,12 @@ async def prepare(settings: Settings, console: Console,
     if latest is None:
         how = ("run `aitrader prices fetch`" if settings.alphavantage_api_key else
                "set ALPHAADVANTAGE_API_KEY and run `aitrader prices fetch`")
-        console.print(f"[red]missing setting:[/red] the config's market is {config.market!r} "
+        console.print(f"[red]missing setting:[/red] the config's data is {config.data!r} "
                       f"but {settings.db_path} has no prices: {how}, or `aitrader prices "
                       "import` a file", highlight=False)
         return 2
     enabled = ", ".join(m.signature for m in config.enabled) or "none"
-    console.print(f"ready: market {config.market} up to {latest}; models: {enabled}",
+    console.print(f"ready: {config.venue.title}, {config.data} data up to {latest}; "
+                  f"models: {enabled}",
                   highlight=False)
     return 0

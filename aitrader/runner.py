@@ -157,7 +157,7 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
         check_model(model, config, os.environ)
     settings = attrs.evolve(settings, configs_dir=config_file.parent)
     async with Store(settings.db_path, busy_timeout_ms=settings.db_busy_timeout_ms) as store:
-        if config.market == "demo":
+        if config.data == "demo":
             n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
                                     settings.demo_seed)
             if n:

@@ -393,7 +393,7 @@ async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float
     from aitrader import logs
     from aitrader.market import demo
     from aitrader.market.calendar import nyse
-    from aitrader.market.prices import upsert_bars
+    from aitrader.market.prices import US_DAILY, upsert_bars
     from aitrader.settings import Settings
     from aitrader.store import Store
     from aitrader.tools.launcher import ToolServers
@@ -424,7 +424,7 @@ async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float
     try:
         db = tmp / "load.db"
         async with Store(db) as store:
-            await upsert_bars(store, demo.generate(cal, market[0], market[-1], seed=5))
+            await upsert_bars(store, US_DAILY, demo.generate(cal, market[0], market[-1], seed=5))
         (tmp / "none.jsonl").touch()
         ports = free_ports(6)
         configs = tmp / "configs"

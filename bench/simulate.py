@@ -55,7 +55,7 @@ from aitrader.actors.messages import JobRequest
 from aitrader.events import EventBus
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import upsert_bars
+from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.launcher import ToolServers
@@ -210,7 +210,8 @@ async def one(n: int, m: int, k: int) -> dict[str, Any]:
         db = tmp / "sim.db"
         (tmp / "none.jsonl").touch()  # no news (the bench model does not search)
         async with Store(db) as store:
-            await upsert_bars(store, demo.generate(cal, date(2025, 1, 2), sessions[-1], seed=3))
+            await upsert_bars(store, US_DAILY,
+                              demo.generate(cal, date(2025, 1, 2), sessions[-1], seed=3))
         ports = free_ports(5)
         llm = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "aitrader.testing.fake_llm", "--port", str(ports[4]),

@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from aitrader.agent.toolbox import ToolBox, ToolResult, payload_of
 from aitrader.ledger import Ledger
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import upsert_bars
+from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.market.symbols import ALL_SYMBOLS, NASDAQ_100
 from aitrader.settings import Settings
 from aitrader.store import Store
@@ -58,7 +59,7 @@ from aitrader.tools.ports import free_ports, tool_env
 DAY = "2025-10-02"
 TRADES_PER_DAY = 10
 EDGE = 10  # trades at each end of the long model-days that are compared
-CASH_E4 = 10**7 * 10**4  # $10M: no buy is ever short of cash
+CASH = Decimal(10**7)  # $10M: no buy is ever short of cash
 TARGETS = {"get_price_local": 5.0, "buy": 8.0}
 
 
@@ -117,7 +118,7 @@ async def model_days(db: Path, prefix: str, n: int) -> list[Identity]:
         ledger = Ledger(store)
         for i in range(n):
             model = f"{prefix}-{i}"
-            await ledger.register_model(model, CASH_E4, "2025-10-01")
+            await ledger.register_model(model, CASH, "2025-10-01")
             key = new_key()
             attempt = await ledger.open_attempt(model, DAY, job_id="bench", key=key)
             out.append(Identity(model, DAY, "bench", attempt, key))
@@ -134,7 +135,7 @@ async def run(calls: int, attempts: int, trades: int) -> tuple[list[Row], list[l
         cal = nyse()
         start, end = date(2025, 9, 2), date(2025, 10, 31)
         async with Store(db) as store:
-            await upsert_bars(store, demo.generate(cal, start, end, seed=7))
+            await upsert_bars(store, US_DAILY, demo.generate(cal, start, end, seed=7))
         per = calls // TRADES_PER_DAY + 1
         warm = await model_days(db, "warm", 2)
         raw_days = await model_days(db, "raw", per)

@@ -14,7 +14,7 @@ from pydantic import BeforeValidator
 
 from aitrader.errors import AttemptClosed, IdentityError, InvalidInput, NotFound, TradeRefused
 from aitrader.ledger import Ledger
-from aitrader.money import e4_float
+from aitrader.money import num
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.serving import add_health, caller, run_main, serve, store_check
@@ -47,9 +47,10 @@ def build(store: Store) -> FastMCP:
         pos = fill.position
         return {
             "status": "filled", "action": fill.action, "symbol": fill.symbol,
-            "amount": fill.amount, "price": e4_float(fill.price_e4),
-            "total": e4_float(fill.total_e4),
-            "positions": {**dict(sorted(pos.shares.items())), "CASH": e4_float(pos.cash_e4)},
+            "amount": num(fill.quantity), "price": float(fill.price),
+            "total": float(fill.total),
+            "positions": {**{s: num(n) for s, n in sorted(pos.holdings.items())},
+                          "CASH": float(pos.cash)},
         }
 
     @mcp.tool()

@@ -25,7 +25,7 @@ import pytest
 
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import upsert_bars
+from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.launcher import ToolServers
@@ -87,8 +87,9 @@ class Stack:
 
 async def make_template(path: Path) -> None:
     async with Store(path) as store:
-        await upsert_bars(store, demo.generate(nyse(), date(2025, 9, 2), date(2025, 10, 31),
-                                               seed=TEMPLATE_SEED))
+        await upsert_bars(store, US_DAILY,
+                          demo.generate(nyse(), date(2025, 9, 2), date(2025, 10, 31),
+                                        seed=TEMPLATE_SEED))
 
 
 @pytest.fixture(scope="session")

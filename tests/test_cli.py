@@ -53,14 +53,14 @@ def test_backup_while_the_database_is_being_written(tmp_path: Path) -> None:
                ).returncode == 0
     writer = sqlite3.connect(tmp_path / "cli.db")
     writer.execute("BEGIN IMMEDIATE")  # a write in progress: not in the copy, not in its way
-    writer.execute("DELETE FROM prices")
+    writer.execute("DELETE FROM bars")
     out = run(tmp_path, "backup", str(tmp_path / "copy.db"))
     writer.rollback()
     writer.close()
     assert out.returncode == 0, out.stderr
     assert "integrity ok" in out.stdout
     copy = sqlite3.connect(tmp_path / "copy.db")
-    assert copy.execute("SELECT COUNT(*) FROM prices").fetchone()[0] == 102 * 3
+    assert copy.execute("SELECT COUNT(*) FROM bars").fetchone()[0] == 102 * 3
     copy.close()
     again = run(tmp_path, "backup", str(tmp_path / "copy.db"))
     assert again.returncode == 2 and "exists" in again.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,22 @@ def test_the_shipped_config_is_valid() -> None:
     config = load_config(ROOT / "configs" / "default_config.json")
     assert [m.signature for m in config.enabled] == ["buy-and-hold", "momentum"]
     assert config.agent_config.tool_timeout == 30.0  # the default
+    # written before markets existed ("market": "demo"): the US market on demo data
+    assert (config.market, config.frequency, config.data) == ("us", "daily", "demo")
+    assert config.starting_cash == 10000
+
+
+@pytest.mark.parametrize(("doc", "market", "data", "cash"), [
+    ({"market": "database"}, "us/daily", "database", "10000"),
+    ({"market": "cn", "frequency": "hourly"}, "cn/hourly", "demo", "100000"),
+    ({"market": "crypto", "data": "database", "agent_config": {"initial_cash": 2500.5}},
+     "crypto/daily", "database", "2500.5"),
+])
+def test_market_frequency_and_data_source(doc: dict[str, Any], market: str, data: str,
+                                          cash: str) -> None:
+    config = parse_config({"models": [model()], **doc})
+    assert (config.venue.label, config.data, config.starting_cash) == (market, data,
+                                                                        Decimal(cash))
 
 
 @pytest.mark.parametrize(("doc", "expected"), [
@@ -44,7 +61,11 @@ def test_the_shipped_config_is_valid() -> None:
     ({"models": [model()], "date_range": {"init_date": "2025-13-01"}},
      ["$.date_range.init_date: must be a date as YYYY-MM-DD, got '2025-13-01'"]),
     ({"models": [model()], "market": "mars"},
-     ["$.market: must be 'demo' (the synthetic market) or 'database' (prices already "
+     ["$.market: must be one of us, cn, crypto, got 'mars'"]),
+    ({"models": [model()], "market": "cn", "frequency": "weekly"},
+     ["$.frequency: must be one of daily, hourly, got 'weekly'"]),
+    ({"models": [model()], "data": "live"},
+     ["$.data: must be 'demo' (the synthetic market) or 'database' (prices already "
       "imported or fetched)"]),
     ({"models": [model(signature="two words")]},
      ["$.models[0].signature: must be 1-64 letters, digits or . _ : + - (it names files "

@@ -148,7 +148,7 @@ async def run_model_day(
         await bus.publish("model_day.finished", job_id=job, model=model, date=day,
                           status="completed", attempt=attempt, trades=result.trades,
                           duration=round(time.monotonic() - started, 4),
-                          value=result.value_e4 / 10_000, return_pct=result.return_pct)
+                          value=float(result.value), return_pct=result.return_pct)
         return DayOutcome(DayStatus.COMPLETED, tries, time.monotonic() - started, result,
                           report)
     if job:

@@ -29,7 +29,7 @@ from aitrader.config import SimulationConfig
 from aitrader.errors import AITraderError
 from aitrader.events import EventBus
 from aitrader.ledger import Ledger
-from aitrader.market.prices import dates_with_data
+from aitrader.market.prices import US_DAILY, dates_with_data
 from aitrader.store import Store, until_done
 from aitrader.store import jobs as jobstore
 from aitrader.store.jobs import DayStatus
@@ -86,7 +86,7 @@ async def _recover_job(store: Store, bus: EventBus, admission: Admission,
         causes = {m: _cause(m, config, path, env) for m in pending}
     except AITraderError as exc:
         causes = dict.fromkeys(pending, f"cannot resume: {exc.message}")
-    with_data = await dates_with_data(store, sorted({d for ds in pending.values()
+    with_data = await dates_with_data(store, US_DAILY, sorted({d for ds in pending.values()
                                                       for d in ds}))
     runnable: dict[str, tuple[str, ...]] = {}
     for model, days in pending.items():

@@ -11,7 +11,6 @@ import attrs
 
 from aitrader.config import ModelConfig, SimulationConfig
 from aitrader.ledger import AttemptReport, Ledger, Position
-from aitrader.money import to_e4
 
 if TYPE_CHECKING:
     from aitrader.agent.toolbox import ToolBox
@@ -56,7 +55,8 @@ class BaseAgent:
         raise NotImplementedError
 
     async def register_agent(self) -> bool:
-        """The initial position: the configured cash on the config's init date."""
+        """The initial position: the configured (else the market's) cash on the config's init
+        date, in the config's market and frequency."""
         return await self.ledger.register_model(
-            self.signature, to_e4(self.config.agent_config.initial_cash),
-            self.config.date_range.init_date)
+            self.signature, self.config.starting_cash, self.config.date_range.init_date,
+            market=self.config.market, frequency=self.config.frequency)

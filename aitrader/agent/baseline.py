@@ -12,29 +12,32 @@ They are the yardstick next to QQQ, and make the service useful with no API key.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from aitrader.agent.base import BaseAgent, DayContext, SessionReport
 from aitrader.agent.toolbox import ToolBox
 from aitrader.market.calendar import nyse
 from aitrader.market.symbols import NASDAQ_100
-from aitrader.money import to_e4
+from aitrader.money import dec
+
+ZERO = Decimal(0)
 
 
 async def _price(tools: ToolBox, report: SessionReport, symbol: str, day: str, field: str
-                 ) -> int | None:
+                 ) -> Decimal | None:
     result = await tools.call("get_price_local", {"symbol": symbol, "date": day})
     report.steps += 1
     report.tool_usage["get_price_local"] += 1
     ohlcv: dict[str, Any] = (result.payload or {}).get("ohlcv", {}) \
         if isinstance(result.payload, dict) else {}
     value = ohlcv.get(field)
-    return to_e4(value) if value is not None and not result.is_error else None
+    return dec(value) if value is not None and not result.is_error else None
 
 
 async def _trade(tools: ToolBox, report: SessionReport, action: str, symbol: str,
-                 amount: int) -> bool:
-    result = await tools.call(action, {"symbol": symbol, "amount": amount})
+                 amount: Decimal) -> bool:
+    result = await tools.call(action, {"symbol": symbol, "amount": int(amount)})
     report.steps += 1
     report.tool_usage[action] += 1
     return not result.is_error and isinstance(result.payload, dict) \
@@ -46,10 +49,10 @@ class BuyAndHold(BaseAgent):
 
     async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
         report = SessionReport(stop_signal=True)
-        if day.position.shares:
+        if day.position.holdings:
             report.summary = "holding the equal-weight portfolio"
             return report
-        budget = day.position.cash_e4 // len(self.symbols)
+        budget = day.position.cash / len(self.symbols)
         bought = []
         for symbol in self.symbols:
             opened = await _price(tools, report, symbol, day.date, "open")
@@ -80,11 +83,11 @@ class Momentum(BaseAgent):
             last = await _price(tools, report, symbol, yesterday.isoformat(), "close")
             first = await _price(tools, report, symbol, start.isoformat(), "close")
             if last and first:
-                scores[symbol] = last / first - 1
+                scores[symbol] = float(last / first) - 1
         winners = sorted(scores, key=lambda s: (-scores[s], s))[: self.top]
-        held = dict(day.position.shares)
-        cash = day.position.cash_e4
-        opens: dict[str, int] = {}
+        held = dict(day.position.holdings)
+        cash = day.position.cash
+        opens: dict[str, Decimal] = {}
         for symbol in sorted(set(held) | set(winners)):
             opened = await _price(tools, report, symbol, day.date, "open")
             if opened:
@@ -94,12 +97,12 @@ class Momentum(BaseAgent):
                     await _trade(tools, report, "sell", symbol, shares):
                 cash += shares * opens[symbol]
                 held.pop(symbol)
-        value = cash + sum(n * opens.get(s, 0) for s, n in held.items())
-        target = value // max(1, len(winners))
+        value = cash + sum((n * opens.get(s, ZERO) for s, n in held.items()), ZERO)
+        target = value / max(1, len(winners))
         for symbol in winners:
             if symbol not in opens:
                 continue
-            want = min(target, cash) // opens[symbol] - held.get(symbol, 0)
+            want = min(target, cash) // opens[symbol] - held.get(symbol, ZERO)
             if want > 0 and await _trade(tools, report, "buy", symbol, want):
                 cash -= want * opens[symbol]
         report.summary = (f"top {self.top} by {self.lookback}-session return: "

@@ -4,9 +4,9 @@ today's close), the rules and the stop signal."""
 from __future__ import annotations
 
 from aitrader.agent.base import STOP_SIGNAL, DayContext
-from aitrader.market.prices import bars_on
+from aitrader.market.prices import US_DAILY, bars_on
 from aitrader.market.symbols import NASDAQ_100
-from aitrader.money import e4_float
+from aitrader.money import num
 from aitrader.store import Store
 
 SYSTEM = """You are a stock fundamental analysis trading assistant.
@@ -32,11 +32,12 @@ Today's buying prices (the open): {opens}
 
 async def system_prompt(store: Store, day: DayContext) -> str:
     async with store.read() as conn:
-        today = await bars_on(conn, day.date)
-        before = await bars_on(conn, day.previous_session) if day.previous_session else {}
-    positions = {**dict(sorted(day.position.shares.items())),
-                 "CASH": e4_float(day.position.cash_e4)}
-    closes = {s: e4_float(before[s].close_e4) for s in NASDAQ_100 if s in before}
-    opens = {s: e4_float(today[s].open_e4) for s in NASDAQ_100 if s in today}
+        today = await bars_on(conn, US_DAILY, day.date)
+        before = await bars_on(conn, US_DAILY, day.previous_session) \
+            if day.previous_session else {}
+    positions = {**{s: num(n) for s, n in sorted(day.position.holdings.items())},
+                 "CASH": float(day.position.cash)}
+    closes = {s: float(before[s].close) for s in NASDAQ_100 if s in before}
+    opens = {s: float(today[s].open) for s in NASDAQ_100 if s in today}
     return SYSTEM.format(date=day.date, stop=STOP_SIGNAL, positions=positions, closes=closes,
                          opens=opens)

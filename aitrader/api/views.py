@@ -9,7 +9,7 @@ import attrs
 
 from aitrader.actors.messages import TriggerAnswer
 from aitrader.ledger.performance import Leaderboard, Series
-from aitrader.money import e4_float
+from aitrader.money import num
 from aitrader.store.jobs import JobRow, JobView, Progress
 from aitrader.store.results import DayResults, ModelResult
 
@@ -60,14 +60,15 @@ def current(answer: TriggerAnswer) -> dict[str, Any]:
 
 def _result(r: ModelResult) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "model": r.model, "positions": {**r.holdings, "CASH": e4_float(r.cash_e4)},
-        "daily_pnl": {"profit": e4_float(r.profit_e4), "return_pct": r.return_pct,
-                      "portfolio_value": e4_float(r.value_e4)}}
+        "model": r.model, "positions": {**{s: num(n) for s, n in r.holdings.items()},
+                                        "CASH": float(r.cash)},
+        "daily_pnl": {"profit": float(r.profit), "return_pct": r.return_pct,
+                      "portfolio_value": float(r.value)}}
     d = r.detail
     if d is not None:
         item["trades"] = [{"id": t.id, "action": t.action, "symbol": t.symbol,
-                           "amount": t.amount, "price": e4_float(t.price_e4),
-                           "total": e4_float(t.total_e4)} for t in d.trades]
+                           "amount": num(t.quantity), "price": float(t.price),
+                           "total": float(t.total)} for t in d.trades]
         item["ai_reasoning"] = {"total_steps": d.steps, "stop_signal_received": d.stop_signal,
                                 "reasoning_summary": d.summary,
                                 "tool_usage": dict(d.tool_usage)}

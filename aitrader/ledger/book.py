@@ -1,13 +1,15 @@
-"""Trading by LEDGER.md: fills at the open, whole positive shares, exact money, attempts.
+"""Trading by LEDGER.md and MARKETS.md: fills at the session's open, the market's quantity
+rule (whole shares, lots, up to 8 decimals), T+1 and price limits where the market has
+them, exact Decimal money, attempts.
 
-A model-day is an attempt. Opening it copies the previous end-of-day snapshot into the
-attempt's running position (`attempts.cash_e4`, `attempt_holdings`). Every trade is one short
-BEGIN IMMEDIATE transaction that reads that running position, checks the rules, writes the
-trade tagged with the attempt and moves the running position: a trade costs the same whether
-it is the first of the day or the two-hundredth. Completing the attempt writes the end-of-day
-snapshot, its value at the close and the day's P&L in one transaction; voiding it removes its
-trades and its running position in one transaction. Refusals raise TradeRefused with a
-message the model can act on.
+A model-session (a model-day in daily runs) is an attempt. Opening it copies the previous
+snapshot into the attempt's running position (`attempts.cash`, `attempt_holdings`). Every
+trade is one short BEGIN IMMEDIATE transaction that reads that running position, checks the
+rules, writes the trade tagged with the attempt and moves the running position: a trade
+costs the same whether it is the first of the session or the two-hundredth. Completing the
+attempt writes the snapshot, its value at the close and the session's P&L in one
+transaction; voiding it removes its trades and its running position in one transaction.
+Refusals raise TradeRefused with a message the model can act on.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 import attrs
 
-from aitrader import failpoints
+from aitrader import failpoints, markets
 from aitrader.errors import (
     AttemptClosed,
     Conflict,
@@ -31,29 +34,30 @@ from aitrader.errors import (
     NotFound,
     TradeRefused,
 )
-from aitrader.market.prices import get_bar, last_close_before
-from aitrader.market.symbols import UNIVERSE, normalise
-from aitrader.money import fmt_money
+from aitrader.market.prices import Feed, get_bar, has_session, last_close_before
+from aitrader.markets import Market
+from aitrader.markets.rules import check_t_plus_one, fmt_qty
+from aitrader.money import fmt_money, mul, text
 from aitrader.store import Store, scalar, utcnow
 
-MAX_SHARES = 1_000_000_000
-
 Statement = tuple[str, tuple[Any, ...]]
+ZERO = Decimal(0)
 
 
 @attrs.frozen
 class Position:
-    cash_e4: int
-    shares: Mapping[str, int]  # only symbols held (> 0)
+    cash: Decimal
+    holdings: Mapping[str, Decimal]  # only symbols held (> 0)
 
-    def with_trade(self, action: str, symbol: str, amount: int, total_e4: int) -> Position:
-        held = dict(self.shares)
+    def with_trade(self, action: str, symbol: str, quantity: Decimal, total: Decimal
+                   ) -> Position:
+        held = dict(self.holdings)
         if action == "buy":
-            held[symbol] = held.get(symbol, 0) + amount
-            cash = self.cash_e4 - total_e4
+            held[symbol] = held.get(symbol, ZERO) + quantity
+            cash = self.cash - total
         else:
-            held[symbol] = held.get(symbol, 0) - amount
-            cash = self.cash_e4 + total_e4
+            held[symbol] = held.get(symbol, ZERO) - quantity
+            cash = self.cash + total
         return Position(cash, {s: n for s, n in held.items() if n})
 
 
@@ -62,23 +66,23 @@ class Fill:
     trade_id: int
     action: str
     symbol: str
-    amount: int
-    price_e4: int
-    total_e4: int
+    quantity: Decimal
+    price: Decimal
+    total: Decimal
     position: Position
 
 
 @attrs.frozen
 class DayResult:
     model: str
-    date: str
+    date: str  # the session id
     attempt_id: int
     position: Position
-    value_e4: int
-    profit_e4: int
+    value: Decimal
+    profit: Decimal
     return_pct: float
     trades: int
-    stale_closes: Mapping[str, str]  # symbol -> date of the close used when D had none
+    stale_closes: Mapping[str, str]  # symbol -> session of the close used when it had none
 
 
 @attrs.frozen
@@ -95,10 +99,20 @@ class AttemptReport:
 class Attempt:
     id: int
     model: str
-    date: str
+    date: str  # the session id
     job_id: str | None
     status: str
     prev_date: str | None
+    market: str = "us"
+    frequency: str = "daily"
+
+    @property
+    def feed(self) -> Feed:
+        return Feed(self.market, self.frequency)
+
+
+_ATTEMPT = ("SELECT a.id, a.model, a.date, a.job_id, a.status, a.prev_date, m.market, "
+            "m.frequency FROM attempts a JOIN models m ON m.signature = a.model ")
 
 
 def key_hash(key: str) -> str:
@@ -106,33 +120,14 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def parse_amount(raw: object) -> int:
-    """A whole, positive share count, or TradeRefused saying what is wrong with it."""
-    if isinstance(raw, bool):
-        raise TradeRefused(f"amount must be a whole number of shares, got {raw!r}")
-    value: Any = raw
-    if isinstance(raw, str):
-        text = raw.strip()
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                raise TradeRefused(
-                    f"amount must be a whole number of shares, got {raw[:20]!r}"
-                ) from None
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")) or not value.is_integer():
-            raise TradeRefused(f"amount must be a whole number of shares, got {raw!r}")
-        value = int(value)
-    if not isinstance(value, int):
-        raise TradeRefused(f"amount must be a whole number of shares, got {type(raw).__name__}")
-    if value <= 0:
-        raise TradeRefused(f"amount must be a positive number of shares, got {value}")
-    if value > MAX_SHARES:
-        raise TradeRefused(f"amount must be at most {MAX_SHARES:,} shares, got {value:,}")
-    return value
+def parse_amount(raw: object, market: Market | None = None) -> Decimal:
+    """A positive quantity the market allows (whole shares, or up to 8 decimals for crypto),
+    or TradeRefused saying what is wrong with it."""
+    return (market or markets.get()).lots.parse(raw)
+
+
+def _dec(value: str) -> Decimal:
+    return Decimal(value)
 
 
 async def write_eod(
@@ -141,67 +136,75 @@ async def write_eod(
     day: str,
     attempt_id: int,
     pos: Position,
-    value: int,
-    profit: int,
+    value: Decimal,
+    profit: Decimal,
     ret: float,
 ) -> None:
     await conn.execute(
-        "INSERT INTO eod (model, date, attempt_id, cash_e4, value_e4, profit_e4, return_pct) "
+        "INSERT INTO eod (model, date, attempt_id, cash, value, profit, return_pct) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (model, day, attempt_id, pos.cash_e4, value, profit, ret),
+        (model, day, attempt_id, text(pos.cash), text(value), text(profit), ret),
     )
     await conn.executemany(
-        "INSERT INTO holdings (model, date, symbol, shares) VALUES (?, ?, ?, ?)",
-        [(model, day, s, n) for s, n in sorted(pos.shares.items())],
+        "INSERT INTO holdings (model, date, symbol, quantity) VALUES (?, ?, ?, ?)",
+        [(model, day, s, text(n)) for s, n in sorted(pos.holdings.items())],
     )
 
 
 async def value_position(
-    conn: aiosqlite.Connection, pos: Position, day: str
-) -> tuple[int, dict[str, str]]:
-    """cash + sum(shares x close on `day`); a symbol without a bar that day uses its last."""
-    value = pos.cash_e4
+    conn: aiosqlite.Connection, feed: Feed, pos: Position, day: str
+) -> tuple[Decimal, dict[str, str]]:
+    """cash + sum(quantity x close of session `day`); a symbol without a bar in it (suspended)
+    is valued at its last known close."""
+    value = pos.cash
     stale: dict[str, str] = {}
-    for sym, n in pos.shares.items():
-        found = await last_close_before(conn, sym, day)
+    for sym, n in pos.holdings.items():
+        found = await last_close_before(conn, feed, sym, day)
         if found is None:
             raise InvalidInput(f"no close price for {sym} on or before {day}")
         if found[0] != day:
             stale[sym] = found[0]
-        value += n * found[1]
+        value += mul(n, found[1])
     return value, stale
 
 
 class Ledger:
-    def __init__(self, store: Store, *, universe: frozenset[str] = UNIVERSE) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._universe = universe
 
     # -- models ---------------------------------------------------------------------------
 
     async def register_model(
-        self, signature: str, initial_cash_e4: int, init_date: str, *, source: str = "service"
+        self, signature: str, initial_cash: Decimal, init_date: str, *,
+        market: str = "us", frequency: str = "daily", source: str = "service"
     ) -> bool:
-        """Give a model its starting cash on its init date. True if new; same values: no-op."""
-        if initial_cash_e4 < 0:
+        """Give a model its starting cash on its init date, in one market and frequency. True
+        if new; the same values again: no-op."""
+        if initial_cash < 0:
             raise InvalidInput("initial cash must not be negative", field="initial_cash")
         async with self._store.write() as conn:
             cur = await conn.execute(
-                "SELECT initial_cash_e4, init_date FROM models WHERE signature = ?", (signature,)
-            )
+                "SELECT initial_cash, init_date, market, frequency FROM models "
+                "WHERE signature = ?", (signature,))
             row = await cur.fetchone()
             if row:
-                if (row[0], row[1]) != (initial_cash_e4, init_date):
+                if (Decimal(row[0]), row[1]) != (initial_cash, init_date):
                     raise Conflict(
                         f"model {signature} is already registered with initial cash "
-                        f"{fmt_money(row[0])} on {row[1]}",
+                        f"{fmt_money(Decimal(row[0]))} on {row[1]}",
                         model=signature,
                     )
+                if (row[2], row[3]) != (market, frequency):
+                    raise Conflict(
+                        f"model {signature} already trades {row[2]}/{row[3]}; a ledger never "
+                        f"mixes markets or frequencies: give the {market}/{frequency} run "
+                        "another signature", model=signature)
                 return False
             await conn.execute(
-                "INSERT INTO models (signature, initial_cash_e4, init_date, source, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (signature, initial_cash_e4, init_date, source, utcnow()),
+                "INSERT INTO models (signature, initial_cash, init_date, market, frequency, "
+                "source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (signature, text(initial_cash), init_date, market, frequency, source,
+                 utcnow()),
             )
             return True
 
@@ -210,12 +213,13 @@ class Ledger:
     async def open_attempt(self, model: str, day: str, *, job_id: str | None = None,
                            key: str | None = None,
                            also: Callable[[int], Sequence[Statement]] | None = None) -> int:
-        """Start a model-day: the previous end-of-day is its baseline and its running position.
-        `key` is the secret its tool sessions carry (`aitrader.tools.identity`; only its hash
-        is kept). `also(attempt_id)` gives statements that commit with the opening (the job's
-        model-day row). Returns the attempt id."""
+        """Start a model-session: the previous snapshot is its baseline and its running
+        position. `key` is the secret its tool sessions carry (`aitrader.tools.identity`; only
+        its hash is kept). `also(attempt_id)` gives statements that commit with the opening
+        (the job's model-day row). Returns the attempt id."""
         async with self._store.write() as conn:
-            cur = await conn.execute("SELECT init_date FROM models WHERE signature = ?", (model,))
+            cur = await conn.execute(
+                "SELECT init_date, market, frequency FROM models WHERE signature = ?", (model,))
             row = await cur.fetchone()
             if not row:
                 raise NotFound(f"model {model} is not registered", model=model)
@@ -230,8 +234,7 @@ class Ledger:
                 raise Conflict(
                     f"{model} already has a completed day on or after {day}", model=model, date=day
                 )
-            cur = await conn.execute("SELECT 1 FROM prices WHERE date = ? LIMIT 1", (day,))
-            if not await cur.fetchone():
+            if not await has_session(conn, Feed(row[1], row[2]), day):
                 raise InvalidInput(f"no market data for {day}", field="date")
             prev = await scalar(
                 conn, "SELECT MAX(date) FROM eod WHERE model = ? AND date < ?", (model, day)
@@ -248,7 +251,7 @@ class Ledger:
                 ) from None
             attempt_id = cur.lastrowid
             assert attempt_id is not None
-            att = Attempt(attempt_id, model, day, job_id, "running", prev)
+            att = Attempt(attempt_id, model, day, job_id, "running", prev, row[1], row[2])
             await self._store_running(conn, att, await self._baseline(conn, att))
             for sql, params in also(attempt_id) if also else ():
                 await conn.execute(sql, params)
@@ -257,9 +260,7 @@ class Ledger:
     async def attempt_of_key(self, key: str) -> Attempt | None:
         """The attempt whose session key this is (any status), or None."""
         async with self._store.read() as conn:
-            cur = await conn.execute(
-                "SELECT id, model, date, job_id, status, prev_date FROM attempts "
-                "WHERE key_hash = ?", (key_hash(key),))
+            cur = await conn.execute(_ATTEMPT + "WHERE a.key_hash = ?", (key_hash(key),))
             row = await cur.fetchone()
         return Attempt(*row) if row else None
 
@@ -269,10 +270,7 @@ class Ledger:
 
     @staticmethod
     async def _attempt(conn: aiosqlite.Connection, attempt_id: int) -> Attempt:
-        cur = await conn.execute(
-            "SELECT id, model, date, job_id, status, prev_date FROM attempts WHERE id = ?",
-            (attempt_id,),
-        )
+        cur = await conn.execute(_ATTEMPT + "WHERE a.id = ?", (attempt_id,))
         row = await cur.fetchone()
         if not row:
             raise NotFound(f"attempt {attempt_id} does not exist")
@@ -280,70 +278,86 @@ class Ledger:
 
     async def _baseline(self, conn: aiosqlite.Connection, att: Attempt) -> Position:
         if att.prev_date is None:
-            return Position(
-                await scalar(
-                    conn, "SELECT initial_cash_e4 FROM models WHERE signature = ?", (att.model,)
-                ),
-                {},
-            )
+            return Position(Decimal(await scalar(
+                conn, "SELECT initial_cash FROM models WHERE signature = ?", (att.model,))), {})
         return await self._eod_position(conn, att.model, att.prev_date)
 
     @staticmethod
     async def _eod_position(conn: aiosqlite.Connection, model: str, day: str) -> Position:
         cur = await conn.execute(
-            "SELECT cash_e4 FROM eod WHERE model = ? AND date = ?", (model, day)
+            "SELECT cash FROM eod WHERE model = ? AND date = ?", (model, day)
         )
         row = await cur.fetchone()
         if not row:
             raise NotFound(f"{model} has no end-of-day snapshot on {day}")
         cur = await conn.execute(
-            "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?", (model, day)
+            "SELECT symbol, quantity FROM holdings WHERE model = ? AND date = ?", (model, day)
         )
-        return Position(row[0], {s: n for s, n in await cur.fetchall()})
+        return Position(Decimal(row[0]), {s: Decimal(n) for s, n in await cur.fetchall()})
 
     @staticmethod
     async def _store_running(conn: aiosqlite.Connection, att: Attempt, pos: Position) -> None:
-        await conn.execute("UPDATE attempts SET cash_e4 = ? WHERE id = ?", (pos.cash_e4, att.id))
+        await conn.execute("UPDATE attempts SET cash = ? WHERE id = ?", (text(pos.cash), att.id))
         await conn.execute("DELETE FROM attempt_holdings WHERE attempt_id = ?", (att.id,))
         await conn.executemany(
-            "INSERT INTO attempt_holdings (attempt_id, symbol, shares) VALUES (?, ?, ?)",
-            [(att.id, sym, n) for sym, n in sorted(pos.shares.items())],
+            "INSERT INTO attempt_holdings (attempt_id, symbol, quantity) VALUES (?, ?, ?)",
+            [(att.id, sym, text(n)) for sym, n in sorted(pos.holdings.items())],
         )
+
+    async def _running(self, conn: aiosqlite.Connection, att: Attempt) -> Position | None:
+        cash = await scalar(conn, "SELECT cash FROM attempts WHERE id = ?", (att.id,))
+        if cash is None:
+            return None
+        cur = await conn.execute(
+            "SELECT symbol, quantity FROM attempt_holdings WHERE attempt_id = ?", (att.id,)
+        )
+        return Position(Decimal(cash), {s: Decimal(n) for s, n in await cur.fetchall()})
 
     async def _current(self, conn: aiosqlite.Connection, att: Attempt) -> Position:
         """The attempt's running position: what its trades have made of its baseline."""
-        cash = await scalar(conn, "SELECT cash_e4 FROM attempts WHERE id = ?", (att.id,))
-        if cash is None:  # opened before the running position existed: rebuild it once
+        pos = await self._running(conn, att)
+        if pos is None:  # opened before the running position existed: rebuild it once
             pos = await self._replayed(conn, att)
             await self._store_running(conn, att, pos)
-            return pos
-        cur = await conn.execute(
-            "SELECT symbol, shares FROM attempt_holdings WHERE attempt_id = ?", (att.id,)
-        )
-        return Position(cash, {s: n for s, n in await cur.fetchall()})
+        return pos
 
     async def _replayed(self, conn: aiosqlite.Connection, att: Attempt) -> Position:
         """The baseline plus every trade of the attempt (the invariants' way to check)."""
         pos = await self._baseline(conn, att)
         cur = await conn.execute(
-            "SELECT action, symbol, amount, total_e4 FROM trades WHERE attempt_id = ? ORDER BY id",
-            (att.id,),
-        )
-        for action, symbol, amount, total in await cur.fetchall():
-            pos = pos.with_trade(action, symbol, amount, total)
+            "SELECT action, symbol, quantity, total FROM trades WHERE attempt_id = ? "
+            "ORDER BY id", (att.id,))
+        for action, symbol, quantity, total in await cur.fetchall():
+            pos = pos.with_trade(action, symbol, Decimal(quantity), Decimal(total))
         return pos
 
     async def position(self, attempt_id: int) -> Position:
-        """The position inside a model-day: the baseline plus the attempt's trades so far."""
+        """The position inside a model-session: the baseline plus the attempt's trades so far."""
         async with self._store.read() as conn:
             att = await self._attempt(conn, attempt_id)
-            cash = await scalar(conn, "SELECT cash_e4 FROM attempts WHERE id = ?", (att.id,))
-            if cash is None:
-                return await self._replayed(conn, att)
-            cur = await conn.execute(
-                "SELECT symbol, shares FROM attempt_holdings WHERE attempt_id = ?", (att.id,)
-            )
-            return Position(cash, {s: n for s, n in await cur.fetchall()})
+            return await self._running(conn, att) or await self._replayed(conn, att)
+
+    async def _bought_today(self, conn: aiosqlite.Connection, att: Attempt, symbol: str
+                            ) -> Decimal:
+        """What the model bought of `symbol` on this session's trading day (every session of
+        that local date: completed ones and this one; a voided attempt has no trades)."""
+        cur = await conn.execute(
+            "SELECT quantity FROM trades WHERE model = ? AND symbol = ? AND action = 'buy' "
+            "AND substr(date, 1, 10) = ?", (att.model, symbol, att.date[:10]))
+        return sum((Decimal(q) for (q,) in await cur.fetchall()), ZERO)
+
+    async def _previous_close(self, conn: aiosqlite.Connection, market: Market, att: Attempt,
+                              symbol: str) -> Decimal | None:
+        """The symbol's close on the trading day before this session's (price limits)."""
+        day = date.fromisoformat(att.date[:10])
+        before = market.schedule.previous_day(day)
+        if before is None:
+            return None
+        sessions = market.sessions_of_day(before)
+        if not sessions:
+            return None
+        found = await last_close_before(conn, att.feed, symbol, sessions[-1].id)
+        return found[1] if found else None
 
     async def trade(
         self,
@@ -354,17 +368,14 @@ class Ledger:
         *,
         expect: tuple[str, str] | None = None,
     ) -> Fill:
-        """Buy or sell at the open of the attempt's day; a refusal leaves the ledger as it was.
+        """Buy or sell at the open of the attempt's session, by its market's rules; a refusal
+        leaves the ledger as it was.
 
-        `expect` is the (model, date) the caller claims (its identity headers); a mismatch
+        `expect` is the (model, session) the caller claims (its identity headers); a mismatch
         with the attempt is refused inside the same transaction.
         """
         if action not in ("buy", "sell"):
             raise InvalidInput(f"unknown action {action!r}")
-        shares = parse_amount(amount)
-        sym = normalise(symbol)
-        if sym not in self._universe:
-            raise TradeRefused(f"unknown symbol {sym[:12]!r}: only NASDAQ-100 stocks trade here")
         async with self._store.write() as conn:
             att = await self._attempt(conn, attempt_id)
             if expect is not None and (att.model, att.date) != expect:
@@ -373,45 +384,63 @@ class Ledger:
                 raise AttemptClosed(
                     f"this model-day ({att.model} {att.date}) is {att.status}; no more trades"
                 )
-            bar = await get_bar(conn, sym, att.date)
+            market = markets.get(att.market, att.frequency)
+            qty = market.lots.parse(amount)
+            sym = market.normalise(symbol)
+            if not market.in_universe(sym):
+                raise TradeRefused(f"unknown symbol {sym[:12]!r}: only the {market.title} "
+                                   "universe trades here")
+            bar = await get_bar(conn, att.feed, sym, att.date)
             if bar is None:
-                raise TradeRefused(f"{sym} has no price on {att.date}; it cannot trade today")
+                raise TradeRefused(f"{sym} has no price on {att.date} (suspended or not "
+                                   "listed); it cannot trade in this session")
             pos = await self._current(conn, att)
-            total = shares * bar.open_e4
-            if action == "buy" and total > pos.cash_e4:
-                raise TradeRefused(
-                    f"insufficient cash: buying {shares:,} {sym} at {fmt_money(bar.open_e4)} "
-                    f"needs {fmt_money(total)}, cash available is {fmt_money(pos.cash_e4)}"
-                )
-            if action == "sell" and shares > pos.shares.get(sym, 0):
-                raise TradeRefused(
-                    f"insufficient shares: selling {shares:,} {sym}, "
-                    f"held {pos.shares.get(sym, 0):,}"
-                )
+            total = mul(qty, bar.open)
+            held = pos.holdings.get(sym, ZERO)
+            if action == "buy":
+                market.lots.check_buy(sym, qty)
+                if total > pos.cash:
+                    raise TradeRefused(
+                        f"insufficient cash: buying {fmt_qty(qty)} {sym} at {bar.open} "
+                        f"needs {fmt_money(total)}, cash available is "
+                        f"{fmt_money(pos.cash)}")
+            else:
+                if qty > held:
+                    raise TradeRefused(
+                        f"insufficient {market.lots.unit}: selling {fmt_qty(qty)} {sym}, held "
+                        f"{fmt_qty(held)}")
+                market.lots.check_sell(sym, qty, held)
+                if market.t_plus_one:
+                    check_t_plus_one(sym, qty, held, await self._bought_today(conn, att, sym))
+            if market.limits is not None:
+                prev_close = await self._previous_close(conn, market, att, sym)
+                if prev_close is not None:
+                    market.limits.check(action, sym, bar.open, prev_close)
             cur = await conn.execute(
-                "INSERT INTO trades (attempt_id, model, date, action, symbol, amount, price_e4, "
-                "total_e4, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (att.id, att.model, att.date, action, sym, shares, bar.open_e4, total, utcnow()),
+                "INSERT INTO trades (attempt_id, model, date, action, symbol, quantity, price, "
+                "total, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (att.id, att.model, att.date, action, sym, text(qty), text(bar.open),
+                 text(total), utcnow()),
             )
             trade_id = cur.lastrowid
             assert trade_id is not None
-            after = pos.with_trade(action, sym, shares, total)
+            after = pos.with_trade(action, sym, qty, total)
             await conn.execute(
-                "UPDATE attempts SET cash_e4 = ? WHERE id = ?", (after.cash_e4, att.id)
+                "UPDATE attempts SET cash = ? WHERE id = ?", (text(after.cash), att.id)
             )
-            held = after.shares.get(sym, 0)
-            if held:
+            now = after.holdings.get(sym, ZERO)
+            if now:
                 await conn.execute(
-                    "INSERT INTO attempt_holdings (attempt_id, symbol, shares) VALUES (?, ?, ?) "
-                    "ON CONFLICT (attempt_id, symbol) DO UPDATE SET shares = excluded.shares",
-                    (att.id, sym, held),
+                    "INSERT INTO attempt_holdings (attempt_id, symbol, quantity) "
+                    "VALUES (?, ?, ?) ON CONFLICT (attempt_id, symbol) DO UPDATE SET "
+                    "quantity = excluded.quantity", (att.id, sym, text(now)),
                 )
             else:
                 await conn.execute(
                     "DELETE FROM attempt_holdings WHERE attempt_id = ? AND symbol = ?",
                     (att.id, sym),
                 )
-            return Fill(trade_id, action, sym, shares, bar.open_e4, total, after)
+            return Fill(trade_id, action, sym, qty, bar.open, total, after)
 
     async def complete_attempt(
         self, attempt_id: int, *, report: AttemptReport | None = None,
@@ -431,19 +460,16 @@ class Ledger:
             n_trades = await scalar(
                 conn, "SELECT COUNT(*) FROM trades WHERE attempt_id = ?", (att.id,)
             )
-            value, stale = await value_position(conn, pos, att.date)
+            value, stale = await value_position(conn, att.feed, pos, att.date)
             if att.prev_date is None:
-                prev_value = await scalar(
-                    conn, "SELECT initial_cash_e4 FROM models WHERE signature = ?", (att.model,)
-                )
+                prev_value = Decimal(await scalar(
+                    conn, "SELECT initial_cash FROM models WHERE signature = ?", (att.model,)))
             else:
-                prev_value = await scalar(
-                    conn,
-                    "SELECT value_e4 FROM eod WHERE model = ? AND date = ?",
-                    (att.model, att.prev_date),
-                )
+                prev_value = Decimal(await scalar(
+                    conn, "SELECT value FROM eod WHERE model = ? AND date = ?",
+                    (att.model, att.prev_date)))
             profit = value - prev_value
-            ret = round(profit / prev_value * 100, 6) if prev_value else 0.0
+            ret = round(float(profit / prev_value) * 100, 6) if prev_value else 0.0
             await write_eod(conn, att.model, att.date, att.id, pos, value, profit, ret)
             await conn.execute(
                 "UPDATE attempts SET status = 'completed', finished_at = ? WHERE id = ?",

@@ -6,7 +6,12 @@ every transaction; an operator can run it on a live database (`aitrader ledger c
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from aitrader.ledger.book import Position, value_position
+from aitrader.ledger.positionfile import IMPORT_SOURCE
+from aitrader.market.prices import Feed
+from aitrader.money import mul
 from aitrader.store import Store
 
 
@@ -22,10 +27,14 @@ async def violations(store: Store, model: str | None = None) -> list[str]:
             "SELECT model, date, COUNT(*) FROM attempts WHERE status = 'completed' "
             "GROUP BY model, date HAVING COUNT(*) > 1")
         problems += [f"{m} {d}: {n} completed attempts" for m, d, n in await cur.fetchall()]
-        cur = await conn.execute("SELECT signature, initial_cash_e4 FROM models")
-        models = [(m, c) for m, c in await cur.fetchall() if model in (None, m)]
-        for name, cash in models:
-            pos = Position(cash, {})
+        cur = await conn.execute(
+            "SELECT signature, initial_cash, market, frequency, source FROM models")
+        models = [row for row in await cur.fetchall() if model in (None, row[0])]
+        for name, cash, market, frequency, source in models:
+            # imported trades take their total from the file's cash (the price is derived)
+            priced = source != IMPORT_SOURCE
+            feed = Feed(market, frequency)
+            pos = Position(Decimal(cash), {})
             cur = await conn.execute(
                 "SELECT a.id, a.date, a.status, a.prev_date FROM attempts a WHERE a.model = ? "
                 "AND a.status != 'voided' ORDER BY a.date, a.id", (name,))
@@ -34,34 +43,37 @@ async def violations(store: Store, model: str | None = None) -> list[str]:
                 if prev_date != prev_done:
                     problems.append(f"{name} {day}: baseline {prev_date}, expected {prev_done}")
                 tcur = await conn.execute(
-                    "SELECT action, symbol, amount, total_e4 FROM trades "
+                    "SELECT action, symbol, quantity, price, total FROM trades "
                     "WHERE attempt_id = ? ORDER BY id", (attempt_id,))
-                for action, sym, amount, total in await tcur.fetchall():
+                for action, sym, qty, price, total in await tcur.fetchall():
+                    amount, cost = Decimal(qty), Decimal(total)
                     if amount <= 0:
                         problems.append(f"{name} {day}: non-positive amount {amount}")
-                    pos = pos.with_trade(action, sym, amount, total)
-                    if pos.cash_e4 < 0:
+                    if priced and mul(amount, Decimal(price)) != cost:
+                        problems.append(f"{name} {day}: total {cost} != {qty} x {price}")
+                    pos = pos.with_trade(action, sym, amount, cost)
+                    if pos.cash < 0:
                         problems.append(f"{name} {day}: cash below zero after {action} {sym}")
-                    if any(n < 0 for n in pos.shares.values()):
+                    if any(n < 0 for n in pos.holdings.values()):
                         problems.append(f"{name} {day}: negative holding after {action} {sym}")
                 if status != "completed":
                     continue
                 prev_done = day
                 ecur = await conn.execute(
-                    "SELECT cash_e4, value_e4 FROM eod WHERE model = ? AND date = ? "
+                    "SELECT cash, value FROM eod WHERE model = ? AND date = ? "
                     "AND attempt_id = ?", (name, day, attempt_id))
                 eod = await ecur.fetchone()
                 if eod is None:
                     problems.append(f"{name} {day}: completed without an end-of-day snapshot")
                     continue
                 hcur = await conn.execute(
-                    "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?",
+                    "SELECT symbol, quantity FROM holdings WHERE model = ? AND date = ?",
                     (name, day))
-                held = {s: n for s, n in await hcur.fetchall()}
-                snap = Position(eod[0], held)
-                if (snap.cash_e4, dict(snap.shares)) != (pos.cash_e4, dict(pos.shares)):
+                held = {s: Decimal(n) for s, n in await hcur.fetchall()}
+                snap = Position(Decimal(eod[0]), held)
+                if (snap.cash, dict(snap.holdings)) != (pos.cash, dict(pos.holdings)):
                     problems.append(f"{name} {day}: snapshot differs from the trades")
-                value, _ = await value_position(conn, pos, day)
-                if value != eod[1]:
+                value, _ = await value_position(conn, feed, pos, day)
+                if value != Decimal(eod[1]):
                     problems.append(f"{name} {day}: value {eod[1]} != recomputed {value}")
     return problems

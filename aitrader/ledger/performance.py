@@ -11,26 +11,36 @@ holds them: the same rules the models trade by.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import attrs
 
 from aitrader.errors import DataError, NotFound
 from aitrader.ledger.metrics import Metrics, compute
 from aitrader.market.calendar import Calendar
-from aitrader.market.prices import closes_between, last_close_before
+from aitrader.market.prices import (
+    US_DAILY,
+    any_demo_between,
+    closes_between,
+    get_bar,
+    last_close_before,
+    latest_session,
+)
 from aitrader.market.symbols import BENCHMARK
-from aitrader.money import E4
+from aitrader.money import mul
 from aitrader.store import Store, scalar
+
+FEED = US_DAILY
 
 
 @attrs.frozen
 class Point:
     date: str
-    value_e4: int
+    amount: Decimal  # the exact value
 
     @property
     def value(self) -> float:
-        return self.value_e4 / E4
+        return float(self.amount)
 
 
 @attrs.frozen
@@ -42,7 +52,7 @@ class Series:
     def daily(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
         for prev, pt in zip((None, *self.points), self.points, strict=False):
-            ret = (pt.value_e4 / prev.value_e4 - 1) * 100 if prev and prev.value_e4 else 0.0
+            ret = (float(pt.amount / prev.amount) - 1) * 100 if prev and prev.amount else 0.0
             out.append(
                 {
                     "date": pt.date,
@@ -56,24 +66,25 @@ class Series:
 async def _sessions_with_data(store: Store, cal: Calendar, after: str, end: str) -> list[str]:
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT DISTINCT date FROM prices WHERE symbol = ? AND date > ? AND date <= ? "
-            "ORDER BY date",
-            (BENCHMARK, after, end),
+            "SELECT session FROM bars WHERE market = ? AND frequency = ? AND symbol = ? "
+            "AND session > ? AND session <= ? ORDER BY session",
+            (FEED.market, FEED.frequency, BENCHMARK, after, end),
         )
         days = [r[0] for r in await cur.fetchall()]
     return [d for d in days if cal.is_session(date.fromisoformat(d))]
 
 
-async def baseline(store: Store, model: str, start: str, cal: Calendar) -> tuple[str, int]:
+async def baseline(store: Store, model: str, start: str, cal: Calendar
+                   ) -> tuple[str, Decimal]:
     """(date, value) of the model just before the window starting at `start`."""
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT initial_cash_e4, init_date FROM models WHERE signature = ?", (model,)
+            "SELECT initial_cash, init_date FROM models WHERE signature = ?", (model,)
         )
         row = await cur.fetchone()
         if not row:
             raise NotFound(f"unknown model {model}", model=model)
-        cash, init_date = row
+        cash, init_date = Decimal(row[0]), row[1]
         before = cal.previous(date.fromisoformat(start))
         b = before.isoformat() if before else init_date
         if b <= init_date:
@@ -87,20 +98,19 @@ async def baseline(store: Store, model: str, start: str, cal: Calendar) -> tuple
     return b, value
 
 
-async def _value_on(store: Store, model: str, snap: str, day: str) -> int:
+async def _value_on(store: Store, model: str, snap: str, day: str) -> Decimal:
     async with store.read() as conn:
-        value = await scalar(
-            conn, "SELECT cash_e4 FROM eod WHERE model = ? AND date = ?", (model, snap)
-        )
+        value = Decimal(await scalar(
+            conn, "SELECT cash FROM eod WHERE model = ? AND date = ?", (model, snap)))
         cur = await conn.execute(
-            "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ?", (model, snap)
+            "SELECT symbol, quantity FROM holdings WHERE model = ? AND date = ?", (model, snap)
         )
         for sym, n in await cur.fetchall():
-            found = await last_close_before(conn, sym, day)
+            found = await last_close_before(conn, FEED, sym, day)
             if not found:
                 raise DataError(f"no close for {sym} on or before {day}")
-            value += n * found[1]
-    return int(value)
+            value += mul(Decimal(n), found[1])
+    return value
 
 
 async def model_series(
@@ -110,23 +120,23 @@ async def model_series(
     sessions = await _sessions_with_data(store, cal, b_date, end)
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT date, cash_e4 FROM eod WHERE model = ? AND date <= ? ORDER BY date",
+            "SELECT date, cash FROM eod WHERE model = ? AND date <= ? ORDER BY date",
             (model, end),
         )
-        snaps = [(d, c) for d, c in await cur.fetchall()]
+        snaps = [(d, Decimal(c)) for d, c in await cur.fetchall()]
         cur = await conn.execute(
-            "SELECT date, symbol, shares FROM holdings WHERE model = ? AND date <= ?", (model, end)
-        )
-        held: dict[str, dict[str, int]] = {}
+            "SELECT date, symbol, quantity FROM holdings WHERE model = ? AND date <= ?",
+            (model, end))
+        held: dict[str, dict[str, Decimal]] = {}
         for d, sym, n in await cur.fetchall():
-            held.setdefault(d, {})[sym] = n
+            held.setdefault(d, {})[sym] = Decimal(n)
     symbols = sorted({s for h in held.values() for s in h})
-    closes = await closes_between(store, symbols, b_date, end)
-    last_close: dict[str, int] = {}
+    closes = await closes_between(store, FEED, symbols, b_date, end)
+    last_close: dict[str, Decimal] = {}
     if symbols:
         async with store.read() as conn:
             for sym in symbols:
-                found = await last_close_before(conn, sym, b_date)
+                found = await last_close_before(conn, FEED, sym, b_date)
                 if found:
                     last_close[sym] = found[1]
     points = [Point(b_date, b_value)]
@@ -137,13 +147,13 @@ async def model_series(
             i += 1
         last_close.update(closes.get(day, {}))
         if cur_snap is None:
-            points.append(Point(day, points[0].value_e4))
+            points.append(Point(day, points[0].amount))
             continue
         value = cur_snap[1]
         for sym, n in held.get(cur_snap[0], {}).items():
             if sym not in last_close:
                 raise DataError(f"no close for {sym} on or before {day}")
-            value += n * last_close[sym]
+            value += mul(n, last_close[sym])
         points.append(Point(day, value))
     return Series(
         model, tuple(points), compute([p.value for p in points], risk_free_annual=risk_free)
@@ -151,22 +161,20 @@ async def model_series(
 
 
 async def benchmark_series(
-    store: Store, b_date: str, cash_e4: int, end: str, cal: Calendar, *, risk_free: float = 0.0
+    store: Store, b_date: str, cash: Decimal, end: str, cal: Calendar, *,
+    risk_free: float = 0.0
 ) -> Series:
     sessions = await _sessions_with_data(store, cal, b_date, end)
     if not sessions:
         raise DataError(f"no {BENCHMARK} data after {b_date}")
     async with store.read() as conn:
-        open_e4 = await scalar(
-            conn,
-            "SELECT open_e4 FROM prices WHERE symbol = ? AND date = ?",
-            (BENCHMARK, sessions[0]),
-        )
-    shares = cash_e4 // open_e4
-    left = cash_e4 - shares * open_e4
-    closes = await closes_between(store, [BENCHMARK], sessions[0], end)
-    points = [Point(b_date, cash_e4)]
-    points += [Point(d, left + shares * closes[d][BENCHMARK]) for d in sessions]
+        bar = await get_bar(conn, FEED, BENCHMARK, sessions[0])
+    assert bar is not None
+    shares = cash // bar.open
+    left = cash - mul(shares, bar.open)
+    closes = await closes_between(store, FEED, [BENCHMARK], sessions[0], end)
+    points = [Point(b_date, cash)]
+    points += [Point(d, left + mul(shares, closes[d][BENCHMARK])) for d in sessions]
     return Series(
         BENCHMARK, tuple(points), compute([p.value for p in points], risk_free_annual=risk_free)
     )
@@ -192,10 +200,11 @@ async def leaderboard(
 ) -> Leaderboard:
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT signature, init_date, initial_cash_e4 FROM models ORDER BY signature"
+            "SELECT signature, init_date, initial_cash FROM models ORDER BY signature"
         )
-        rows = [r for r in await cur.fetchall() if models is None or r[0] in models]
-        last = await scalar(conn, "SELECT MAX(date) FROM prices WHERE symbol = ?", (BENCHMARK,))
+        rows = [(m, d, Decimal(c)) for m, d, c in await cur.fetchall()
+                if models is None or m in models]
+    last = await latest_session(store, FEED, BENCHMARK)
     if not rows:
         raise NotFound("no models in the ledger yet")
     if not last:
@@ -207,10 +216,5 @@ async def leaderboard(
     b_date = min(s.points[0].date for s in series)
     cash = max(r[2] for r in rows)
     bench = await benchmark_series(store, b_date, cash, end, cal, risk_free=risk_free)
-    async with store.read() as conn:
-        cur = await conn.execute(
-            "SELECT 1 FROM prices WHERE source = 'demo' AND date BETWEEN ? AND ? LIMIT 1",
-            (b_date, end),
-        )
-        synthetic = await cur.fetchone() is not None
+    synthetic = await any_demo_between(store, FEED, b_date, end)
     return Leaderboard(start, end, tuple(series), bench, synthetic)

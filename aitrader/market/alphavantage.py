@@ -21,7 +21,7 @@ import structlog
 from aitrader.errors import DataError
 from aitrader.market.avformat import notice_of, parse_series
 from aitrader.market.calendar import Calendar
-from aitrader.market.prices import upsert_bars
+from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.store import Store, utcnow
 
 log = structlog.get_logger(__name__)
@@ -109,8 +109,9 @@ class AlphaVantageFetcher:
         async with self._store.read() as conn:
             for symbol in symbols:
                 cur = await conn.execute(
-                    "SELECT MAX(date) FROM prices WHERE symbol = ? AND source != 'demo'",
-                    (symbol,),
+                    "SELECT MAX(session) FROM bars WHERE market = ? AND frequency = ? AND "
+                    "symbol = ? AND source != 'demo'",
+                    (US_DAILY.market, US_DAILY.frequency, symbol),
                 )
                 row = await cur.fetchone()
                 have = row[0] if row else None
@@ -196,8 +197,9 @@ class AlphaVantageFetcher:
         if series.symbol != plan.symbol:
             return SymbolResult(plan.symbol, "failed",
                                 message=f"the response is for {series.symbol}")
-        new = [b for b in series.bars if plan.have_until is None or b.date > plan.have_until]
-        written = await upsert_bars(self._store, new)
+        new = [b for b in series.bars
+               if plan.have_until is None or b.session > plan.have_until]
+        written = await upsert_bars(self._store, US_DAILY, new)
         return SymbolResult(plan.symbol, "fetched", written, note)
 
     async def _request(self, symbol: str, outputsize: str) -> tuple[dict | None, str]:  # type: ignore[type-arg]

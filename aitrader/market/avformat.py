@@ -13,7 +13,7 @@ import attrs
 from aitrader.errors import DataError, InvalidInput
 from aitrader.market.prices import Bar
 from aitrader.market.symbols import normalise
-from aitrader.money import to_e4
+from aitrader.money import dec
 
 SERIES_KEY = "Time Series (Daily)"
 _OPEN = ("1. open", "1. buy price")
@@ -97,23 +97,23 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
         try:
             bar = Bar(
                 symbol=symbol,
-                date=day if len(day) == 10 and day[4] == "-" and day[7] == "-" else "",
-                open_e4=to_e4(opened),
-                high_e4=to_e4(values["2. high"]),
-                low_e4=to_e4(values["3. low"]),
-                close_e4=to_e4(closed),
-                volume=int(float(values.get("5. volume", 0))),
+                session=day if len(day) == 10 and day[4] == "-" and day[7] == "-" else "",
+                open=dec(opened),
+                high=dec(values["2. high"]),
+                low=dec(values["3. low"]),
+                close=dec(closed),
+                volume=dec(values.get("5. volume", 0)),
                 source=source,
             )
         except (ValueError, TypeError):
             skipped.append(f"{day}: a value is not a number")
             continue
-        why = "not a YYYY-MM-DD date" if not bar.date else bar.problem()
+        why = "not a YYYY-MM-DD date" if not bar.session else bar.problem()
         if why:
             skipped.append(f"{day}: {why}")
             continue
         bars.append(bar)
-    bars.sort(key=lambda b: b.date)
+    bars.sort(key=lambda b: b.session)
     return ParsedSeries(symbol, bars, skipped)
 
 

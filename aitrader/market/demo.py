@@ -14,20 +14,22 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 
 from aitrader.errors import InvalidInput
 from aitrader.market.calendar import Calendar, nyse
-from aitrader.market.prices import Bar, source_span, upsert_bars
+from aitrader.market.prices import US_DAILY, Bar, source_span, upsert_bars
 from aitrader.market.symbols import ALL_SYMBOLS, BENCHMARK
 from aitrader.store import Store
 
 ANCHOR = date(2024, 1, 2)
 SOURCE = "demo"
 LABEL = "synthetic demo market (not real prices)"
+CENT = Decimal("0.01")
 
 
-def _cents_e4(price: float) -> int:
-    return max(100, round(price * 100) * 100)
+def _cents(price: float) -> Decimal:
+    return max(CENT, Decimal(round(price * 100)) / 100)
 
 
 def _market_returns(seed: int, n: int) -> list[float]:
@@ -79,15 +81,15 @@ def generate(
         for i, (o, h, lo, c, v) in enumerate(_symbol_walk(seed, symbol, market)):
             if i < first:
                 continue
-            open_e4, close_e4 = _cents_e4(o), _cents_e4(c)
+            opened, closed = _cents(o), _cents(c)
             yield Bar(
                 symbol=symbol,
-                date=sessions[i].isoformat(),
-                open_e4=open_e4,
-                high_e4=max(_cents_e4(h), open_e4, close_e4),
-                low_e4=min(_cents_e4(lo), open_e4, close_e4),
-                close_e4=close_e4,
-                volume=int(v),
+                session=sessions[i].isoformat(),
+                open=opened,
+                high=max(_cents(h), opened, closed),
+                low=min(_cents(lo), opened, closed),
+                close=closed,
+                volume=Decimal(int(v)),
                 source=SOURCE,
             )
 
@@ -99,8 +101,8 @@ async def ensure(store: Store, init_date: date, seed: int) -> int:
     end = cal.last_closed()
     start = max(ANCHOR, init_date - timedelta(60))
     sessions = cal.between(start, end)
-    have = await source_span(store, BENCHMARK, SOURCE)
+    have = await source_span(store, US_DAILY, BENCHMARK, SOURCE)
     if not sessions or (have and have[0] <= sessions[0].isoformat()
                         and have[1] >= end.isoformat()):
         return 0
-    return await upsert_bars(store, generate(cal, start, end, seed=seed))
+    return await upsert_bars(store, US_DAILY, generate(cal, start, end, seed=seed))

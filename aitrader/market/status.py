@@ -7,7 +7,7 @@ from datetime import date
 import attrs
 
 from aitrader.market.calendar import Calendar
-from aitrader.market.prices import data_dates, spans
+from aitrader.market.prices import US_DAILY, data_dates, spans
 from aitrader.market.symbols import ALL_SYMBOLS
 from aitrader.store import Store
 
@@ -38,7 +38,7 @@ class PriceStatus:
 
 
 async def price_status(store: Store, cal: Calendar) -> PriceStatus:
-    all_spans = await spans(store)
+    all_spans = await spans(store, US_DAILY)
     if not all_spans:
         return PriceStatus(None, None, (), tuple(ALL_SYMBOLS), False)
     first = min(s.first for s in all_spans)
@@ -46,7 +46,8 @@ async def price_status(store: Store, cal: Calendar) -> PriceStatus:
     out = []
     for sp in all_spans:
         sessions = cal.between(date.fromisoformat(sp.first), date.fromisoformat(sp.last))
-        have = set(await data_dates(store, sp.symbol)) if len(sessions) != sp.bars else None
+        have = set(await data_dates(store, US_DAILY, sp.symbol)) \
+            if len(sessions) != sp.bars else None
         missing = tuple(d.isoformat() for d in sessions if have is not None
                         and d.isoformat() not in have)
         out.append(SymbolStatus(sp.symbol, sp.first, sp.last, sp.bars, sp.sources, missing,

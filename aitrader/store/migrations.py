@@ -1,10 +1,32 @@
 """The schema, as numbered migrations. Append new ones; never edit one that has shipped.
 
-Money columns end in `_e4` (integer 1/10,000 dollar, see aitrader.money); dates are ISO
-`YYYY-MM-DD` text, times ISO-8601 UTC text.
+Since migration 5, prices, money and quantities are exact decimals kept as TEXT (`12.3456`,
+`0.12345678`; see aitrader.money), and the `date` columns of the ledger hold session ids
+(`2025-10-02`, or `2025-10-31T10:00:00-04:00` in hourly runs: within one market and frequency
+they sort like their instants). Migrations 1-4 kept money as integer 1/10,000 ("_e4"). Times
+are ISO-8601 UTC text.
 """
 
 from __future__ import annotations
+
+
+def _e4_text(column: str) -> str:
+    """SQL turning an integer count of 1/10,000 into its exact decimal text."""
+    return (f"CASE WHEN {column} < 0 THEN '-' || printf('%d.%04d', -{column} / 10000, "
+            f"-{column} % 10000) ELSE printf('%d.%04d', {column} / 10000, {column} % 10000) END")
+
+
+def _to_text(table: str, old: str, new: str, *, e4: bool = True, check: str = ""
+             ) -> tuple[str, ...]:
+    """Replace an integer column by an exact decimal TEXT column, data converted; `check`
+    (e.g. "> 0") is kept as a CHECK on the decimal's value (a backstop: the ledger checks
+    exactly before it writes)."""
+    value = _e4_text(old) if e4 else f"CAST({old} AS TEXT)"
+    constraint = f" CHECK ({new} IS NULL OR CAST({new} AS REAL) {check})" if check else ""
+    return (f"ALTER TABLE {table} ADD COLUMN {new} TEXT{constraint}",
+            f"UPDATE {table} SET {new} = {value} WHERE {old} IS NOT NULL",
+            f"ALTER TABLE {table} DROP COLUMN {old}")
+
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -181,6 +203,44 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             # runs; NULL for attempts opened before this migration (no tool call can name them)
             "ALTER TABLE attempts ADD COLUMN key_hash TEXT",
             "CREATE UNIQUE INDEX attempts_key ON attempts (key_hash) WHERE key_hash IS NOT NULL",
+        ),
+    ),
+    (
+        5,
+        "markets: bars per market and frequency; exact decimal prices, money and quantities",
+        (
+            """CREATE TABLE bars (
+                market TEXT NOT NULL,
+                frequency TEXT NOT NULL CHECK (frequency IN ('daily', 'hourly')),
+                symbol TEXT NOT NULL,
+                session TEXT NOT NULL,
+                open TEXT NOT NULL,
+                high TEXT NOT NULL,
+                low TEXT NOT NULL,
+                close TEXT NOT NULL,
+                volume TEXT NOT NULL,
+                source TEXT NOT NULL,
+                PRIMARY KEY (market, frequency, symbol, session)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX bars_session ON bars (market, frequency, session)",
+            "INSERT INTO bars (market, frequency, symbol, session, open, high, low, close, "
+            f"volume, source) SELECT 'us', 'daily', symbol, date, {_e4_text('open_e4')}, "
+            f"{_e4_text('high_e4')}, {_e4_text('low_e4')}, {_e4_text('close_e4')}, "
+            "CAST(volume AS TEXT), source FROM prices",
+            "DROP TABLE prices",
+            # every model so far traded NASDAQ-100 daily in USD
+            "ALTER TABLE models ADD COLUMN market TEXT NOT NULL DEFAULT 'us'",
+            "ALTER TABLE models ADD COLUMN frequency TEXT NOT NULL DEFAULT 'daily'",
+            *_to_text("models", "initial_cash_e4", "initial_cash", check=">= 0"),
+            *_to_text("attempts", "cash_e4", "cash", check=">= 0"),
+            *_to_text("attempt_holdings", "shares", "quantity", e4=False, check="> 0"),
+            *_to_text("trades", "amount", "quantity", e4=False, check="> 0"),
+            *_to_text("trades", "price_e4", "price", check="> 0"),
+            *_to_text("trades", "total_e4", "total"),
+            *_to_text("eod", "cash_e4", "cash", check=">= 0"),
+            *_to_text("eod", "value_e4", "value"),
+            *_to_text("eod", "profit_e4", "profit"),
+            *_to_text("holdings", "shares", "quantity", e4=False, check="> 0"),
         ),
     ),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 
 import aiosqlite
 import attrs
@@ -18,9 +19,9 @@ class Trade:
     id: int
     action: str
     symbol: str
-    amount: int
-    price_e4: int
-    total_e4: int
+    quantity: Decimal
+    price: Decimal
+    total: Decimal
 
 
 @attrs.frozen
@@ -47,10 +48,10 @@ class Detail:
 @attrs.frozen
 class ModelResult:
     model: str
-    holdings: Mapping[str, int]
-    cash_e4: int
-    value_e4: int
-    profit_e4: int
+    holdings: Mapping[str, Decimal]
+    cash: Decimal
+    value: Decimal
+    profit: Decimal
     return_pct: float
     detail: Detail | None = None
 
@@ -74,7 +75,7 @@ async def results_on(store: Store, day: str | None, model: str | None, *,
             raise DataError("no results yet" + (f" for model {model[:64]}" if model else ""),
                             model=model)
         cur = await conn.execute(
-            "SELECT e.model, e.attempt_id, e.cash_e4, e.value_e4, e.profit_e4, e.return_pct "
+            "SELECT e.model, e.attempt_id, e.cash, e.value, e.profit, e.return_pct "
             "FROM eod e WHERE e.date = ?" + only + " ORDER BY e.model",
             (day, model) if model else (day,))
         rows = list(await cur.fetchall())
@@ -84,19 +85,21 @@ async def results_on(store: Store, day: str | None, model: str | None, *,
         out = []
         for name, attempt, cash, value, profit, ret in rows:
             hcur = await conn.execute(
-                "SELECT symbol, shares FROM holdings WHERE model = ? AND date = ? "
+                "SELECT symbol, quantity FROM holdings WHERE model = ? AND date = ? "
                 "ORDER BY symbol", (name, day))
-            held = {s: n for s, n in await hcur.fetchall()}
-            out.append(ModelResult(name, held, cash, value, profit, ret,
+            held = {s: Decimal(n) for s, n in await hcur.fetchall()}
+            out.append(ModelResult(name, held, Decimal(cash), Decimal(value), Decimal(profit),
+                                   ret,
                                    await _detail(conn, attempt) if full else None))
     return DayResults(day, tuple(out))
 
 
 async def _detail(conn: aiosqlite.Connection, attempt: int) -> Detail:
     cur = await conn.execute(
-        "SELECT id, action, symbol, amount, price_e4, total_e4 FROM trades "
+        "SELECT id, action, symbol, quantity, price, total FROM trades "
         "WHERE attempt_id = ? ORDER BY id", (attempt,))
-    trades = tuple(Trade(*t) for t in await cur.fetchall())
+    trades = tuple(Trade(i, a, s, Decimal(q), Decimal(p), Decimal(t))
+                   for i, a, s, q, p, t in await cur.fetchall())
     cur = await conn.execute(
         "SELECT steps, stop_signal, summary, tool_usage, log_file FROM attempts WHERE id = ?",
         (attempt,))

@@ -11,9 +11,8 @@ from datetime import date
 from typing import Any
 
 from aitrader.market.calendar import Calendar
-from aitrader.market.prices import get_bar
+from aitrader.market.prices import US_DAILY, get_bar
 from aitrader.market.symbols import ALL_SYMBOLS, normalise
-from aitrader.money import e4_float
 from aitrader.store import Store
 from aitrader.tools.identity import Identity
 
@@ -38,13 +37,13 @@ async def price_for(store: Store, cal: Calendar, ident: Identity, symbol: object
         return {**base, "error": f"{text} is after today's trading date {today}: "
                                  "only earlier days and today's open can be looked up"}
     async with store.read() as conn:
-        bar = await get_bar(conn, sym, text)
+        bar = await get_bar(conn, US_DAILY, sym, text)
     if bar is None:
         why = "" if cal.is_session(asked) else " (not a NYSE trading day)"
         return {**base, "error": f"no price for {sym} on {text}{why}"}
     if text == today:
-        return {**base, "ohlcv": {"open": e4_float(bar.open_e4)},
+        return {**base, "ohlcv": {"open": float(bar.open)},
                 "note": "today's session is under way: only the open is known"}
     return {**base, "ohlcv": {
-        "open": e4_float(bar.open_e4), "high": e4_float(bar.high_e4),
-        "low": e4_float(bar.low_e4), "close": e4_float(bar.close_e4), "volume": bar.volume}}
+        "open": float(bar.open), "high": float(bar.high), "low": float(bar.low),
+        "close": float(bar.close), "volume": int(bar.volume)}}

@@ -54,15 +54,15 @@ async def ledger_of(store: Store, suffix: str) -> dict[str, Any]:
         for k in MODELS:
             sig = f"{k}-{suffix}"
             cur = await conn.execute(
-                "SELECT date, cash_e4, value_e4, profit_e4 FROM eod WHERE model = ? "
+                "SELECT date, cash, value, profit FROM eod WHERE model = ? "
                 "ORDER BY date", (sig,))
             eod = [tuple(r) for r in await cur.fetchall()]
             cur = await conn.execute(
-                "SELECT date, symbol, shares FROM holdings WHERE model = ? ORDER BY date, "
+                "SELECT date, symbol, quantity FROM holdings WHERE model = ? ORDER BY date, "
                 "symbol", (sig,))
             held = [tuple(r) for r in await cur.fetchall()]
             cur = await conn.execute(
-                "SELECT date, action, symbol, amount, price_e4 FROM trades WHERE model = ? "
+                "SELECT date, action, symbol, quantity, price FROM trades WHERE model = ? "
                 "ORDER BY date, id", (sig,))
             trades = [tuple(r) for r in await cur.fetchall()]
             out[k] = {"eod": eod, "holdings": held, "trades": trades}

@@ -73,7 +73,7 @@ async def test_scripted_conversation_trades_and_is_recorded(
         assert dict(out.report.tool_usage) == {"get_price_local": 1, "buy": 1, "teleport": 1,
                                                "invalid": 1, "sell": 1}
         assert out.report.summary == "Bought Apple."
-        assert out.result is not None and dict(out.result.position.shares) == {"AAPL": 2}
+        assert out.result is not None and dict(out.result.position.holdings) == {"AAPL": 2}
         reqs = llm.calls_for("fake/trader")
         assert len(reqs) == 4
         system = reqs[0]["messages"][0]["content"]

@@ -64,11 +64,11 @@ async def test_baselines_trade_five_sessions(stack: Stack,
     assert await run_days(stack, store, bus, mo, DAYS) == ["completed"] * 5
     first = await ledger.end_of_day(bh.signature, DAYS[0])
     last = await ledger.end_of_day(bh.signature, DAYS[-1])
-    assert first and last and set(first[1].shares) == set(BuyAndHold.symbols)
+    assert first and last and set(first[1].holdings) == set(BuyAndHold.symbols)
     assert first[1] == last[1]
     for day in DAYS:
         snap = await ledger.end_of_day(mo.signature, day)
-        assert snap is not None and snap[0] == day and 1 <= len(snap[1].shares) <= 3
+        assert snap is not None and snap[0] == day and 1 <= len(snap[1].holdings) <= 3
     assert await violations(store, bh.signature) == []
     assert await violations(store, mo.signature) == []
     events = [await sub.get(1) for _ in range(20)]
@@ -103,7 +103,7 @@ async def test_failed_try_is_voided_then_retried(stack: Stack,
     agent = Flaky(model(), CONFIG, ledger)
     assert await run_days(stack, store, bus, agent, DAYS[:1]) == ["completed"]
     snap = await ledger.end_of_day(agent.signature, DAYS[0])
-    assert snap and dict(snap[1].shares) == {"AAPL": 1}
+    assert snap and dict(snap[1].holdings) == {"AAPL": 1}
     async with store.read() as conn:
         cur = await conn.execute("SELECT status FROM attempts WHERE model = ? ORDER BY id",
                                  (agent.signature,))

@@ -132,7 +132,7 @@ async def test_a_day_without_market_data_fails_from_there(stack: Stack,
     """Prices gone for one session: the days before it run, it and the later ones fail."""
     job = await interrupted(stack, llm, baseline=False)
     async with Store(stack.db) as store, store.write() as conn:
-        await conn.execute("DELETE FROM prices WHERE date = ?", (DAYS[3],))
+        await conn.execute("DELETE FROM bars WHERE session = ?", (DAYS[3],))
     view = await restart(stack, job)
     assert view.job.status == "partial"
     assert x_days(view) == [

@@ -14,8 +14,8 @@ from aitrader.errors import Conflict, InvalidInput
 from aitrader.events import EventBus
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
-from aitrader.market.prices import get_bar
-from aitrader.money import to_e4
+from aitrader.market.prices import US_DAILY, get_bar
+from aitrader.money import dec
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.store.jobs import job_view
@@ -45,14 +45,14 @@ async def test_three_models_five_sessions(sim: Sim) -> None:
     assert view.progress.completed == 15 and view.progress.total_model_days == 15
     ledger = Ledger(sim.store)
     async with sim.store.read() as conn:
-        aapl = [await get_bar(conn, "AAPL", d) for d in DAYS]
-        msft = [await get_bar(conn, "MSFT", d) for d in DAYS]
+        aapl = [await get_bar(conn, US_DAILY, "AAPL", d) for d in DAYS]
+        msft = [await get_bar(conn, US_DAILY, "MSFT", d) for d in DAYS]
     snap_a = await ledger.end_of_day(a)
     snap_b = await ledger.end_of_day(b)
-    assert snap_a and snap_a[0] == DAYS[-1] and dict(snap_a[1].shares) == {"AAPL": 10}
-    assert snap_a[1].cash_e4 == to_e4("10000") - sum(2 * x.open_e4 for x in aapl if x)
-    assert snap_b and dict(snap_b[1].shares) == {"MSFT": 5}
-    assert snap_b[1].cash_e4 == to_e4("10000") - sum(x.open_e4 for x in msft if x)
+    assert snap_a and snap_a[0] == DAYS[-1] and dict(snap_a[1].holdings) == {"AAPL": 10}
+    assert snap_a[1].cash == dec("10000") - sum(2 * x.open for x in aapl if x)
+    assert snap_b and dict(snap_b[1].holdings) == {"MSFT": 5}
+    assert snap_b[1].cash == dec("10000") - sum(x.open for x in msft if x)
     for model in (a, b, c):
         assert await violations(sim.store, model) == []
         assert (await ledger.last_completed(model)).isoformat() == DAYS[-1]  # type: ignore[union-attr]
@@ -124,7 +124,7 @@ async def test_cancel_stops_within_a_tool_call(sim: Sim) -> None:
     assert statuses[DAYS[1]] == "cancelled"
     assert all(statuses[d] == "cancelled" for d in DAYS[2:])
     snap = await Ledger(sim.store).end_of_day(m)
-    assert snap and snap[0] == DAYS[0] and dict(snap[1].shares) == {"AAPL": 1}
+    assert snap and snap[0] == DAYS[0] and dict(snap[1].holdings) == {"AAPL": 1}
     assert await violations(sim.store, m) == []
     with pytest.raises(Conflict):
         await sim.host.cancel(answer.job.id)

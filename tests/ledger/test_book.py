@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from aitrader.errors import AttemptClosed, Conflict, InvalidInput, NotFound, TradeRefused
 from aitrader.ledger import Ledger, Position
 from aitrader.ledger.book import parse_amount
 from aitrader.ledger.invariants import violations
-from aitrader.market.prices import get_bar
-from aitrader.money import to_e4
+from aitrader.market.prices import US_DAILY, get_bar
+from aitrader.money import dec
 from aitrader.store import Store
 
-CASH = to_e4("10000")
+CASH = dec("10000")
 
 
 async def bar(store: Store, symbol: str, day: str):  # type: ignore[no-untyped-def]
     async with store.read() as conn:
-        found = await get_bar(conn, symbol, day)
+        found = await get_bar(conn, US_DAILY, symbol, day)
     assert found is not None
     return found
 
@@ -34,12 +36,12 @@ async def test_buy_fills_at_the_open_with_exact_cash(ledger: Ledger, demo_store:
     a = await ledger.open_attempt("alpha", "2025-10-02")
     b = await bar(demo_store, "AAPL", "2025-10-02")
     fill = await ledger.trade(a, "buy", "aapl", 3)
-    assert (fill.symbol, fill.amount, fill.price_e4, fill.total_e4) == (
-        "AAPL", 3, b.open_e4, 3 * b.open_e4)
-    assert fill.position.cash_e4 == CASH - 3 * b.open_e4
-    assert dict(fill.position.shares) == {"AAPL": 3}
+    assert (fill.symbol, fill.quantity, fill.price, fill.total) == (
+        "AAPL", Decimal(3), b.open, 3 * b.open)
+    assert fill.position.cash == CASH - 3 * b.open
+    assert dict(fill.position.holdings) == {"AAPL": 3}
     for _ in range(7):  # sell, sell, sell, buy, sell, buy, sell: all at the same open
-        fill = await ledger.trade(a, "sell", "AAPL", 1) if fill.position.shares.get("AAPL") \
+        fill = await ledger.trade(a, "sell", "AAPL", 1) if fill.position.holdings.get("AAPL") \
             else await ledger.trade(a, "buy", "AAPL", 1)
     # back to no shares: the cash is the starting cash to the last 1/10,000 dollar
     # (AI-Trader's floats drifted to 216.00000000000006 on such round trips)
@@ -53,9 +55,9 @@ async def test_day_end_values_at_the_close_and_pnl_is_close_minus_open(
     b = await bar(demo_store, "NVDA", "2025-10-02")
     await ledger.trade(a, "buy", "NVDA", 10)
     day = await ledger.complete_attempt(a)
-    assert day.value_e4 == CASH + 10 * (b.close_e4 - b.open_e4)
-    assert day.profit_e4 == day.value_e4 - CASH
-    assert day.return_pct == pytest.approx(day.profit_e4 / CASH * 100)
+    assert day.value == CASH + 10 * (b.close - b.open)
+    assert day.profit == day.value - CASH
+    assert day.return_pct == pytest.approx(float(day.profit / CASH * 100))
     assert day.trades == 1 and not day.stale_closes
 
 
@@ -68,8 +70,8 @@ async def test_no_trade_day_equals_the_day_before(ledger: Ledger, demo_store: St
     d2 = await ledger.complete_attempt(a2)
     assert d2.position == d1.position and d2.trades == 0
     b = await bar(demo_store, "MSFT", "2025-10-03")
-    assert d2.value_e4 == d1.position.cash_e4 + 4 * b.close_e4
-    assert d2.profit_e4 == d2.value_e4 - d1.value_e4
+    assert d2.value == d1.position.cash + 4 * b.close
+    assert d2.profit == d2.value - d1.value
 
 
 async def test_positions_carry_over_a_gap_and_the_next_day_starts_from_the_snapshot(
@@ -80,7 +82,7 @@ async def test_positions_carry_over_a_gap_and_the_next_day_starts_from_the_snaps
     await ledger.complete_attempt(a)
     a2 = await ledger.open_attempt("alpha", "2025-10-06")
     assert (await ledger.attempt(a2)).prev_date == "2025-10-02"
-    assert dict((await ledger.position(a2)).shares) == {"AMD": 2}
+    assert dict((await ledger.position(a2)).holdings) == {"AMD": 2}
 
 
 @pytest.mark.parametrize(("amount", "why"), [
@@ -108,7 +110,7 @@ async def test_refusals_state_the_numbers(ledger: Ledger, demo_store: Store) -> 
     wanted; unknown symbols and symbols without a bar are refused."""
     a = await ledger.open_attempt("alpha", "2025-10-02")
     b = await bar(demo_store, "AVGO", "2025-10-02")
-    too_many = CASH // b.open_e4 + 1
+    too_many = CASH // b.open + 1
     with pytest.raises(TradeRefused, match=r"insufficient cash: .* needs [\d,.]+, cash "
                                            r"available is 10,000.00"):
         await ledger.trade(a, "buy", "AVGO", too_many)
@@ -120,10 +122,10 @@ async def test_refusals_state_the_numbers(ledger: Ledger, demo_store: Store) -> 
     with pytest.raises(TradeRefused, match="unknown symbol 'QQQ'"):
         await ledger.trade(a, "buy", "QQQ", 1)  # the benchmark is not tradable
     async with demo_store.write() as conn:
-        await conn.execute("DELETE FROM prices WHERE symbol = 'TSLA' AND date = '2025-10-02'")
+        await conn.execute("DELETE FROM bars WHERE symbol = 'TSLA' AND session = '2025-10-02'")
     with pytest.raises(TradeRefused, match="TSLA has no price on 2025-10-02"):
         await ledger.trade(a, "buy", "TSLA", 1)
-    assert dict((await ledger.position(a)).shares) == {"AVGO": 1}
+    assert dict((await ledger.position(a)).holdings) == {"AVGO": 1}
     assert await violations(demo_store) == []
 
 
@@ -139,7 +141,7 @@ async def test_voiding_removes_the_attempts_trades_in_one_go(ledger: Ledger,
     with pytest.raises(AttemptClosed):
         await ledger.complete_attempt(a)
     retry = await ledger.open_attempt("alpha", "2025-10-02")
-    assert (await ledger.position(retry)).cash_e4 == CASH
+    assert (await ledger.position(retry)).cash == CASH
     await ledger.trade(retry, "buy", "AAPL", 1)
     await ledger.complete_attempt(retry)
     async with demo_store.read() as conn:
@@ -190,7 +192,7 @@ async def test_stale_close_is_used_and_reported(ledger: Ledger, demo_store: Stor
     await ledger.trade(a, "buy", "PEP", 1)
     await ledger.complete_attempt(a)
     async with demo_store.write() as conn:
-        await conn.execute("DELETE FROM prices WHERE symbol = 'PEP' AND date = '2025-10-03'")
+        await conn.execute("DELETE FROM bars WHERE symbol = 'PEP' AND session = '2025-10-03'")
     a2 = await ledger.open_attempt("alpha", "2025-10-03")
     day = await ledger.complete_attempt(a2)
     assert dict(day.stale_closes) == {"PEP": "2025-10-02"}
@@ -202,7 +204,7 @@ async def test_a_trade_costs_the_same_after_two_hundred(ledger: Ledger,
     """The 200th trade of a model-day does the same work as the first: SQLite executes about
     as many virtual-machine steps for it (replaying the day's trades would read all 199
     before it). The running position stays what the trades add up to."""
-    await ledger.register_model("busy", to_e4("10000000"), "2025-10-01")
+    await ledger.register_model("busy", dec("10000000"), "2025-10-01")
     a = await ledger.open_attempt("busy", "2025-10-02")
     steps = 0
 
@@ -224,8 +226,8 @@ async def test_a_trade_costs_the_same_after_two_hundred(ledger: Ledger,
     first, last = sum(cost[:5]) / 5, sum(cost[-5:]) / 5
     assert last <= first * 1.2, (first, last)
     pos = await ledger.position(a)
-    assert dict(pos.shares) == dict.fromkeys(symbols, 40)
-    opens = {s: (await bar(demo_store, s, "2025-10-02")).open_e4 for s in symbols}
-    assert pos.cash_e4 == to_e4("10000000") - 40 * sum(opens.values())
+    assert dict(pos.holdings) == dict.fromkeys(symbols, 40)
+    opens = {s: (await bar(demo_store, s, "2025-10-02")).open for s in symbols}
+    assert pos.cash == dec("10000000") - 40 * sum(opens.values())
     await ledger.complete_attempt(a)
     assert await violations(demo_store, "busy") == []

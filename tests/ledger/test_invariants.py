@@ -14,8 +14,8 @@ from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import upsert_bars
-from aitrader.money import to_e4
+from aitrader.market.prices import US_DAILY, upsert_bars
+from aitrader.money import dec
 from aitrader.store import Store, scalar
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "TSLA"]
@@ -35,13 +35,13 @@ async def test_random_sequences_keep_the_invariants(plans: list) -> None:  # typ
         async with Store(Path(tmp) / "p.db") as store:
             bars = demo.generate(nyse(), date(2025, 10, 1), date(2025, 10, 7), seed=3,
                                  symbols=[*SYMBOLS, "QQQ"])
-            await upsert_bars(store, bars)
+            await upsert_bars(store, US_DAILY, bars)
             ledger = Ledger(store)
-            await ledger.register_model("p", to_e4("5000"), "2025-10-01")
+            await ledger.register_model("p", dec("5000"), "2025-10-01")
             done_days = 0
             for (trades, end), day in zip(plans, DAYS, strict=False):
                 attempt = await ledger.open_attempt("p", day)
-                held_before = dict((await ledger.position(attempt)).shares)
+                held_before = dict((await ledger.position(attempt)).holdings)
                 applied = 0
                 for action, sym, amount in trades:
                     try:
@@ -53,7 +53,7 @@ async def test_random_sequences_keep_the_invariants(plans: list) -> None:  # typ
                 if end == "void":
                     assert await ledger.void_attempt(attempt) == applied
                     retry = await ledger.open_attempt("p", day)
-                    assert dict((await ledger.position(retry)).shares) == held_before
+                    assert dict((await ledger.position(retry)).holdings) == held_before
                     attempt = retry
                 await ledger.complete_attempt(attempt)
                 done_days += 1

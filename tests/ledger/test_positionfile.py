@@ -81,10 +81,10 @@ async def test_a_day_inside_the_window_and_the_start_baseline(real_store: Store)
     late = await leaderboard(real_store, nyse(), start="2025-10-15", end="2025-10-30")
     for s in late.models:
         whole = next(x for x in full.models if x.name == s.name)
-        by_date = {p.date: p.value_e4 for p in whole.points}
+        by_date = {p.date: p.value for p in whole.points}
         assert s.points[0].date == "2025-10-14"
-        assert s.points[0].value_e4 == by_date["2025-10-14"]
-        assert s.points[-1].value_e4 == by_date["2025-10-30"]
+        assert s.points[0].value == by_date["2025-10-14"]
+        assert s.points[-1].value == by_date["2025-10-30"]
 
 
 async def test_export_reproduces_the_files(real_store: Store) -> None:

@@ -15,7 +15,7 @@ from aitrader.errors import DataError
 from aitrader.market.alphavantage import AlphaVantageFetcher
 from aitrader.market.avformat import parse_series
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import upsert_bars
+from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.store import Store
 from tests.conftest import shared_data
 
@@ -53,8 +53,8 @@ def fetcher(store: Store, http: aiohttp.ClientSession, **kw: Any) -> AlphaVantag
 async def test_only_missing_days_of_missing_symbols(store: Store, mock_http: aioresponses
                                                     ) -> None:
     """Current symbols are not asked for; a behind symbol gets only its new days."""
-    await upsert_bars(store, parse_series(real("AAPL", until="2025-10-27")).bars)
-    await upsert_bars(store, parse_series(real("QQQ")).bars)
+    await upsert_bars(store, US_DAILY, parse_series(real("AAPL", until="2025-10-27")).bars)
+    await upsert_bars(store, US_DAILY, parse_series(real("QQQ")).bars)
     mock_http.get(url_for("AAPL"), payload=real("AAPL"))
     mock_http.get(url_for("MSFT"), payload=real("MSFT"))
     async with aiohttp.ClientSession() as http:
@@ -87,7 +87,7 @@ async def test_daily_quota_stops_and_says_what_was_not_fetched(
     assert summary.quota_hit
     assert "NVDA" not in {c["symbol"] for c in calls(mock_http)}
     async with store.read() as conn:
-        cur = await conn.execute("SELECT COUNT(*) FROM prices WHERE symbol = 'AAPL'")
+        cur = await conn.execute("SELECT COUNT(*) FROM bars WHERE symbol = 'AAPL'")
         assert tuple(await cur.fetchone() or ()) == (100,)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -12,21 +13,23 @@ from hypothesis import strategies as st
 from aitrader.errors import InvalidInput
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
-from aitrader.market.prices import data_dates, latest_trading_day, upsert_bars
+from aitrader.market.prices import US_DAILY, data_dates, latest_trading_day, upsert_bars
 from aitrader.market.symbols import ALL_SYMBOLS, BENCHMARK
 from aitrader.store import Store
+
+CENT = Decimal("0.01")
 
 
 def test_same_symbol_and_date_give_the_same_bar_whatever_the_range() -> None:
     """A bar does not depend on the range it was generated in."""
     cal = nyse()
-    wide = {(b.symbol, b.date): b for b in demo.generate(
+    wide = {(b.symbol, b.session): b for b in demo.generate(
         cal, date(2025, 1, 2), date(2025, 10, 31), seed=5, symbols=["AAPL", "QQQ"])}
     narrow = list(demo.generate(cal, date(2025, 10, 20), date(2025, 10, 24), seed=5,
                                 symbols=["AAPL", "QQQ"]))
     assert len(narrow) == 10
     for bar in narrow:
-        assert wide[(bar.symbol, bar.date)] == bar
+        assert wide[(bar.symbol, bar.session)] == bar
 
 
 def test_seed_changes_the_market() -> None:
@@ -34,7 +37,7 @@ def test_seed_changes_the_market() -> None:
     cal = nyse()
     a = list(demo.generate(cal, date(2025, 10, 1), date(2025, 10, 3), seed=1, symbols=["MSFT"]))
     b = list(demo.generate(cal, date(2025, 10, 1), date(2025, 10, 3), seed=2, symbols=["MSFT"]))
-    assert [x.close_e4 for x in a] != [x.close_e4 for x in b]
+    assert [x.close for x in a] != [x.close for x in b]
 
 
 def test_covers_the_universe_and_only_sessions() -> None:
@@ -42,9 +45,9 @@ def test_covers_the_universe_and_only_sessions() -> None:
     cal = nyse()
     bars = list(demo.generate(cal, date(2025, 6, 30), date(2025, 7, 8), seed=3))
     assert {b.symbol for b in bars} == set(ALL_SYMBOLS)
-    assert {b.date for b in bars} == {d.isoformat() for d in cal.between(
+    assert {b.session for b in bars} == {d.isoformat() for d in cal.between(
         date(2025, 6, 30), date(2025, 7, 8))}
-    assert "2025-07-04" not in {b.date for b in bars}
+    assert "2025-07-04" not in {b.session for b in bars}
     assert all(b.source == "demo" for b in bars)
 
 
@@ -57,20 +60,20 @@ def test_bars_are_realistic(day: date, symbol: str, seed: int) -> None:
     bars = list(demo.generate(cal, day, day + timedelta(days=10), seed=seed, symbols=[symbol]))
     for prev, bar in itertools.pairwise(bars):
         assert bar.problem() is None
-        assert bar.high_e4 >= max(bar.open_e4, bar.close_e4)
-        assert bar.low_e4 <= min(bar.open_e4, bar.close_e4)
-        assert bar.open_e4 % 100 == 0 and bar.close_e4 % 100 == 0
+        assert bar.high >= max(bar.open, bar.close)
+        assert bar.low <= min(bar.open, bar.close)
+        assert bar.open % CENT == 0 and bar.close % CENT == 0
         assert bar.volume > 0
-        assert 0.6 < bar.close_e4 / prev.close_e4 < 1.6
+        assert 0.6 < bar.close / prev.close < 1.6
 
 
 def test_qqq_tracks_the_market_factor() -> None:
     """The stocks move with QQQ: their average daily return correlates with QQQ's."""
     cal = nyse()
     bars = list(demo.generate(cal, date(2025, 1, 2), date(2025, 6, 30), seed=9))
-    closes: dict[str, list[int]] = {}
+    closes: dict[str, list[float]] = {}
     for b in bars:
-        closes.setdefault(b.symbol, []).append(b.close_e4)
+        closes.setdefault(b.symbol, []).append(float(b.close))
     rets = {s: [b / a - 1 for a, b in itertools.pairwise(c)] for s, c in closes.items()}
     q = rets[BENCHMARK]
     avg = [sum(r[i] for s, r in rets.items() if s != BENCHMARK) / 101 for i in range(len(q))]
@@ -90,10 +93,10 @@ def test_refuses_before_the_anchor() -> None:
 async def test_the_latest_trading_day_is_the_last_stored_session(store: Store) -> None:
     """Bars up to Friday 31 October 2025: that is the latest trading day, whatever today is;
     a symbol with a later bar than QQQ does not move it."""
-    await upsert_bars(store, demo.generate(nyse(), date(2025, 10, 20), date(2025, 10, 31),
+    await upsert_bars(store, US_DAILY, demo.generate(nyse(), date(2025, 10, 20), date(2025, 10, 31),
                                            seed=1, symbols=[BENCHMARK, "AAPL"]))
     assert await latest_trading_day(store) == date(2025, 10, 31)
-    await upsert_bars(store, demo.generate(nyse(), date(2025, 11, 3), date(2025, 11, 3),
+    await upsert_bars(store, US_DAILY, demo.generate(nyse(), date(2025, 11, 3), date(2025, 11, 3),
                                            seed=1, symbols=["AAPL"]))
     assert await latest_trading_day(store) == date(2025, 10, 31)  # QQQ decides
 
@@ -102,7 +105,7 @@ async def test_ensure_covers_the_init_date_to_the_latest_closed_session(store: S
     """`demo.ensure` writes from 60 days before the init date to the latest closed session,
     once; a second call writes nothing."""
     written = await demo.ensure(store, date(2025, 10, 1), seed=1)
-    first, last = await data_dates(store, BENCHMARK), nyse().last_closed()
+    first, last = await data_dates(store, US_DAILY, BENCHMARK), nyse().last_closed()
     assert first[0] == "2025-08-04"  # 1 Oct minus 60 days is Sat 2 Aug: the next session
     assert first[-1] == last.isoformat()
     assert written == len(first) * 102  # every NASDAQ-100 symbol and QQQ, each session

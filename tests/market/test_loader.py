@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from aitrader.errors import DataError, InvalidInput
 from aitrader.market.avformat import notice_of, parse_series
 from aitrader.market.calendar import nyse
 from aitrader.market.loader import import_price_files
-from aitrader.market.prices import get_bar
+from aitrader.market.prices import US_DAILY, get_bar
 from aitrader.market.status import price_status
 from aitrader.store import Store
 from tests.conftest import shared_data
@@ -27,12 +28,11 @@ async def test_real_nasdaq100_files_import_exactly(store: Store) -> None:
     assert summary.symbols["AAPL"] == len(raw["Time Series (Daily)"])
     day = raw["Time Series (Daily)"]["2025-10-29"]
     async with store.read() as conn:
-        bar = await get_bar(conn, "AAPL", "2025-10-29")
+        bar = await get_bar(conn, US_DAILY, "AAPL", "2025-10-29")
     assert bar is not None and bar.source == "alphavantage"
-    assert (bar.open_e4, bar.high_e4, bar.low_e4, bar.close_e4, bar.volume) == (
-        round(float(day["1. open"]) * 10_000), round(float(day["2. high"]) * 10_000),
-        round(float(day["3. low"]) * 10_000), round(float(day["4. close"]) * 10_000),
-        int(day["5. volume"]))
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (  # exactly as written
+        Decimal(day["1. open"]), Decimal(day["2. high"]), Decimal(day["3. low"]),
+        Decimal(day["4. close"]), Decimal(day["5. volume"]))
 
 
 async def test_status_reports_fb_ending_early_and_not_meta(store: Store) -> None:
@@ -74,8 +74,8 @@ async def test_merged_jsonl_loads_and_skips_the_open_only_day(store: Store,
     assert summary.skipped == ["NVDA 2025-10-30: open only (no close yet)",
                                "QQQ 2025-10-30: open only (no close yet)"]
     async with store.read() as conn:
-        assert await get_bar(conn, "NVDA", "2025-10-30") is None
-        bar = await get_bar(conn, "NVDA", "2025-10-29")
+        assert await get_bar(conn, US_DAILY, "NVDA", "2025-10-30") is None
+        bar = await get_bar(conn, US_DAILY, "NVDA", "2025-10-29")
     assert bar is not None and bar.source == "aitrader"
 
 
@@ -115,7 +115,7 @@ def test_insane_bars_are_skipped_with_a_reason() -> None:
                        "5. volume": "100"}}}
     parsed = parse_series(doc)
     assert parsed.symbol == "AAPL"
-    assert [b.date for b in parsed.bars] == ["2025-10-03"]
+    assert [b.session for b in parsed.bars] == ["2025-10-03"]
     assert parsed.skipped == ["2025-10-01: high is below open, close or low",
                               "2025-10-02: a value is not a number"]
 

@@ -88,8 +88,8 @@ async def test_constraints_are_enforced(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         async with store.write() as conn:
             await conn.execute(
-                "INSERT INTO trades (attempt_id, model, date, action, symbol, amount, price_e4,"
-                " total_e4, created_at) VALUES (1, 'm', 'd', 'buy', 'AAPL', 0, 1, 0, 't')")
+                "INSERT INTO trades (attempt_id, model, date, action, symbol, quantity, price,"
+                " total, created_at) VALUES (1, 'm', 'd', 'buy', 'AAPL', '0', '1', '0', 't')")
 
 
 async def test_closed_store_refuses_use(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from mcp import ClientSession
 
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
-from aitrader.market.prices import get_bar
-from aitrader.money import E4, to_e4
+from aitrader.market.prices import US_DAILY, get_bar
+from aitrader.money import dec
 from aitrader.store import Store
 from aitrader.tools.client import result_payload, tool_session
 from aitrader.tools.identity import Identity, new_key
@@ -35,7 +35,7 @@ async def new_model_day(stack: Stack, day: str = SESSION_DAY) -> Identity:
     """A fresh model registered on 2025-10-01 with 10,000 and an open attempt on `day`."""
     model = f"m-{uuid.uuid4().hex[:8]}"
     async with opened(stack) as (_, ledger):
-        await ledger.register_model(model, to_e4("10000"), "2025-10-01")
+        await ledger.register_model(model, dec("10000"), "2025-10-01")
         key = new_key()
         attempt = await ledger.open_attempt(model, day, job_id="job-1", key=key)
     return Identity(model, day, "job-1", attempt, key)
@@ -52,7 +52,7 @@ async def call(session: ClientSession, tool: str, **args: Any) -> tuple[bool, An
 
 async def bar(stack: Stack, symbol: str, day: str):  # type: ignore[no-untyped-def]
     async with opened(stack) as (store, _), store.read() as conn:
-        return await get_bar(conn, symbol, day)
+        return await get_bar(conn, US_DAILY, symbol, day)
 
 
 async def test_every_tool(stack: Stack) -> None:
@@ -68,21 +68,21 @@ async def test_every_tool(stack: Stack) -> None:
         assert await call(math, "multiply", a=4, b=2.5) == (False, 10.0)
         b = await bar(stack, "AAPL", "2025-10-14")
         err, got = await call(price, "get_price_local", symbol="AAPL", date="2025-10-14")
-        assert not err and got["ohlcv"] == {"open": b.open_e4 / E4, "high": b.high_e4 / E4,
-                                            "low": b.low_e4 / E4, "close": b.close_e4 / E4,
-                                            "volume": b.volume}
+        assert not err and got["ohlcv"] == {"open": float(b.open), "high": float(b.high),
+                                            "low": float(b.low), "close": float(b.close),
+                                            "volume": int(b.volume)}
         err, text = await call(search, "get_information", query="apple iphone")
         assert not err and "URL: u/apple" in text and "Publish Time: 2025-10-10" in text
         today = await bar(stack, "MSFT", SESSION_DAY)
         err, fill = await call(trade, "buy", symbol="MSFT", amount=3)
-        assert not err and fill["status"] == "filled" and fill["price"] == today.open_e4 / E4
-        assert fill["positions"] == {"MSFT": 3, "CASH": (to_e4("10000") - 3 * today.open_e4) / E4}
+        assert not err and fill["status"] == "filled" and fill["price"] == float(today.open)
+        assert fill["positions"] == {"MSFT": 3, "CASH": float(dec("10000") - 3 * today.open)}
         err, fill = await call(trade, "sell", symbol="MSFT", amount=1)
         assert not err and fill["positions"]["MSFT"] == 2
     async with opened(stack) as (_, ledger):
         pos = await ledger.position(ident.attempt)  # type: ignore[arg-type]
-        assert dict(pos.shares) == {"MSFT": 2}
-        assert pos.cash_e4 == to_e4("10000") - 2 * today.open_e4
+        assert dict(pos.holdings) == {"MSFT": 2}
+        assert pos.cash == dec("10000") - 2 * today.open
 
 
 async def test_price_look_ahead(stack: Stack) -> None:
@@ -142,7 +142,7 @@ async def test_identity_is_required_and_checked(stack: Stack) -> None:
             err, text = await call(math, "add", a=1, b=2)
             assert err and ("no model identity" in text or "malformed" in text)
     async with opened(stack) as (_, ledger):
-        assert dict((await ledger.position(good.attempt)).shares) == {}  # type: ignore[arg-type]
+        assert dict((await ledger.position(good.attempt)).holdings) == {}  # type: ignore[arg-type]
 
 
 async def test_forged_identity_is_refused(stack: Stack) -> None:
@@ -175,7 +175,7 @@ async def test_forged_identity_is_refused(stack: Stack) -> None:
     async with opened(stack) as (_, ledger):
         await ledger.void_attempt(me.attempt, "test")  # type: ignore[arg-type]
         for who in (me, victim):
-            assert dict((await ledger.position(who.attempt)).shares) == {}  # type: ignore[arg-type]
+            assert dict((await ledger.position(who.attempt)).holdings) == {}  # type: ignore[arg-type]
     async with tool_session(stack.url("trade"), constant(me)) as trade:
         err, text = await call(trade, "buy", symbol="AAPL", amount=1)
         assert err and "model-day is over (voided)" in text
@@ -193,8 +193,8 @@ async def test_extra_arguments_cannot_name_another_model_or_date(stack: Stack) -
                               session_date="2025-10-30")
         assert err
     async with opened(stack) as (_, ledger):
-        assert dict((await ledger.position(victim.attempt)).shares) == {}  # type: ignore[arg-type]
-        assert dict((await ledger.position(me.attempt)).shares) == {}  # type: ignore[arg-type]
+        assert dict((await ledger.position(victim.attempt)).holdings) == {}  # type: ignore[arg-type]
+        assert dict((await ledger.position(me.attempt)).holdings) == {}  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("args", "why"), [
@@ -218,7 +218,7 @@ async def test_bad_trades_are_refused_with_the_reason(stack: Stack, args: dict, 
         assert res["error"] == "insufficient shares: selling 1 AAPL, held 0"
     async with opened(stack) as (_, ledger):
         pos = await ledger.position(ident.attempt)  # type: ignore[arg-type]
-        assert pos.cash_e4 == to_e4("10000") and dict(pos.shares) == {}
+        assert pos.cash == dec("10000") and dict(pos.holdings) == {}
 
 
 async def test_two_models_trading_at_once_never_touch_each_other(stack: Stack) -> None:
@@ -232,8 +232,8 @@ async def test_two_models_trading_at_once_never_touch_each_other(stack: Stack) -
                                          for _ in range(15)])
     assert all(not err and res["status"] == "filled" for err, res in results)
     async with opened(stack) as (store, ledger):
-        assert dict((await ledger.position(a.attempt)).shares) == {"AAPL": 15}  # type: ignore[arg-type]
-        assert dict((await ledger.position(b.attempt)).shares) == {"MSFT": 30}  # type: ignore[arg-type]
+        assert dict((await ledger.position(a.attempt)).holdings) == {"AAPL": 15}  # type: ignore[arg-type]
+        assert dict((await ledger.position(b.attempt)).holdings) == {"MSFT": 30}  # type: ignore[arg-type]
         for ident in (a, b):
             await ledger.complete_attempt(ident.attempt)  # type: ignore[arg-type]
         assert await violations(store, a.model) == []
