@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aitrader import __version__, logs, priority
+from aitrader import __version__, logs, markets, priority
 from aitrader.errors import AITraderError, InvalidInput
 from aitrader.market.calendar import nyse, parse_date
 from aitrader.settings import Settings
@@ -50,20 +50,20 @@ async def _with_store(settings: Settings, *, readonly: bool = False) -> Store:
 
 async def cmd_prices_demo(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.market import demo
-    from aitrader.market.prices import US_DAILY, upsert_bars
-    from aitrader.market.symbols import ALL_SYMBOLS
+    from aitrader.market.prices import Feed, upsert_bars
 
-    cal = nyse()
+    market = markets.get(args.market, args.frequency)
     start = parse_date(args.start, field="--start") if args.start else date(2025, 1, 2)
-    end = parse_date(args.end, field="--end") if args.end else cal.last_closed()
+    end = parse_date(args.end, field="--end") if args.end else \
+        market.schedule.calendar().last_closed()
     store = await _with_store(settings)
     try:
-        bars = list(demo.generate(cal, start, end, seed=args.seed or settings.demo_seed))
-        n = await upsert_bars(store, US_DAILY, bars)
+        bars = list(demo.generate(market, start, end, seed=args.seed or settings.demo_seed))
+        n = await upsert_bars(store, Feed(market.key, market.frequency), bars)
     finally:
         await store.close()
-    console.print(f"wrote {n:,} bars of the {demo.LABEL}: {len(ALL_SYMBOLS)} symbols, "
-                  f"{start} to {end}")
+    console.print(f"wrote {n:,} bars of the {demo.LABEL} for {market.title}: "
+                  f"{len(demo.series(market))} symbols, {start} to {end}")
     return 0
 
 
@@ -362,7 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = command(prices, "demo", "generate the synthetic demo market", cmd_prices_demo)
     d.add_argument("--start", metavar="DATE", help="first date (default 2025-01-02)")
     d.add_argument("--end", metavar="DATE",
-                   help="last date (default: the most recent NYSE session)")
+                   help="last date (default: the market's most recent closed session)")
+    d.add_argument("--market", choices=markets.KNOWN, default="us",
+                   help="which market (default us: NASDAQ-100)")
+    d.add_argument("--frequency", choices=markets.FREQUENCIES, default="daily",
+                   help="daily or hourly bars (default daily)")
     d.add_argument("--seed", type=int, help="generator seed (default $AITRADER_DEMO_SEED)")
     i = command(prices, "import", "import Alpha Vantage JSON or AI-Trader merged.jsonl",
                 cmd_prices_import)

@@ -28,7 +28,7 @@ from aitrader.store import Store
 async def run_demo(settings: Settings, console: Console, *, end: str | None = None) -> int:
     config = load_config(settings.configs_dir / "default_config.json")
     async with Store(settings.db_path) as store:
-        n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
+        n = await demo.ensure(store, config.venue, date.fromisoformat(config.date_range.init_date),
                                 settings.demo_seed)
     if n:
         console.print(f"generated {n:,} bars of the synthetic demo market")

@@ -68,8 +68,9 @@ async def prepare(settings: Settings, console: Console,
         return 2
     async with store:
         if config.data == "demo":
-            n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
-                                settings.demo_seed)
+            n = await demo.ensure(store, config.venue,
+                                  date.fromisoformat(config.date_range.init_date),
+                                  settings.demo_seed)
             console.print(f"demo market: {n:,} bars generated" if n else
                           "demo market: up to date", highlight=False)
         latest = await latest_trading_day(store)

@@ -158,8 +158,9 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
     settings = attrs.evolve(settings, configs_dir=config_file.parent)
     async with Store(settings.db_path, busy_timeout_ms=settings.db_busy_timeout_ms) as store:
         if config.data == "demo":
-            n = await demo.ensure(store, date.fromisoformat(config.date_range.init_date),
-                                    settings.demo_seed)
+            n = await demo.ensure(store, config.venue,
+                                  date.fromisoformat(config.date_range.init_date),
+                                  settings.demo_seed)
             if n:
                 console.print(f"generated {n:,} bars of the {demo.LABEL}")
         async with tool_servers(settings) as how:

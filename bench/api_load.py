@@ -390,7 +390,7 @@ def _stall_text(stalls: dict[float, float]) -> str:
 
 async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float,
                client: str = "picows") -> int:
-    from aitrader import logs
+    from aitrader import logs, markets
     from aitrader.market import demo
     from aitrader.market.calendar import nyse
     from aitrader.market.prices import US_DAILY, upsert_bars
@@ -424,7 +424,8 @@ async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float
     try:
         db = tmp / "load.db"
         async with Store(db) as store:
-            await upsert_bars(store, US_DAILY, demo.generate(cal, market[0], market[-1], seed=5))
+            await upsert_bars(store, US_DAILY,
+                              demo.generate(markets.get(), market[0], market[-1], seed=5))
         (tmp / "none.jsonl").touch()
         ports = free_ports(6)
         configs = tmp / "configs"

@@ -49,7 +49,7 @@ from typing import Any
 
 import attrs
 
-from aitrader import logs, priority
+from aitrader import logs, markets, priority
 from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import JobRequest
 from aitrader.events import EventBus
@@ -211,7 +211,7 @@ async def one(n: int, m: int, k: int) -> dict[str, Any]:
         (tmp / "none.jsonl").touch()  # no news (the bench model does not search)
         async with Store(db) as store:
             await upsert_bars(store, US_DAILY,
-                              demo.generate(cal, date(2025, 1, 2), sessions[-1], seed=3))
+                              demo.generate(markets.get(), date(2025, 1, 2), sessions[-1], seed=3))
         ports = free_ports(5)
         llm = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "aitrader.testing.fake_llm", "--port", str(ports[4]),

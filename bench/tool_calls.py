@@ -42,7 +42,7 @@ from typing import Any
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from mcp.types import CallToolResult
 
-from aitrader import logs
+from aitrader import logs, markets
 from aitrader.agent.toolbox import ToolBox, ToolResult, payload_of
 from aitrader.ledger import Ledger
 from aitrader.market import demo
@@ -135,7 +135,7 @@ async def run(calls: int, attempts: int, trades: int) -> tuple[list[Row], list[l
         cal = nyse()
         start, end = date(2025, 9, 2), date(2025, 10, 31)
         async with Store(db) as store:
-            await upsert_bars(store, US_DAILY, demo.generate(cal, start, end, seed=7))
+            await upsert_bars(store, US_DAILY, demo.generate(markets.get(), start, end, seed=7))
         per = calls // TRADES_PER_DAY + 1
         warm = await model_days(db, "warm", 2)
         raw_days = await model_days(db, "raw", per)

@@ -15,8 +15,8 @@ import aioresponses.core
 import pytest
 from aioresponses import aioresponses as _aioresponses
 
+from aitrader import markets
 from aitrader.market import demo
-from aitrader.market.calendar import nyse
 from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.priority import ServingLoop
 from aitrader.store import Store
@@ -77,5 +77,5 @@ DEMO_START, DEMO_END = date(2025, 9, 2), date(2025, 10, 31)
 @pytest.fixture
 async def demo_store(store: Store) -> Store:
     """A store holding the demo market for September and October 2025."""
-    await upsert_bars(store, US_DAILY, demo.generate(nyse(), DEMO_START, DEMO_END, seed=11))
+    await upsert_bars(store, US_DAILY, demo.generate(markets.get(), DEMO_START, DEMO_END, seed=11))
     return store

@@ -23,8 +23,8 @@ import aiohttp
 import attrs
 import pytest
 
+from aitrader import markets
 from aitrader.market import demo
-from aitrader.market.calendar import nyse
 from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.settings import Settings
 from aitrader.store import Store
@@ -88,7 +88,7 @@ class Stack:
 async def make_template(path: Path) -> None:
     async with Store(path) as store:
         await upsert_bars(store, US_DAILY,
-                          demo.generate(nyse(), date(2025, 9, 2), date(2025, 10, 31),
+                          demo.generate(markets.get(), date(2025, 9, 2), date(2025, 10, 31),
                                         seed=TEMPLATE_SEED))
 
 

@@ -45,6 +45,23 @@ def test_demo_then_status(tmp_path: Path) -> None:
     assert empty.returncode == 2 and "no models in the ledger yet" in empty.stderr
 
 
+def test_demo_prices_for_another_market_and_frequency(tmp_path: Path) -> None:
+    """`prices demo --market crypto --frequency hourly` writes that feed only."""
+    import sqlite3
+
+    out = run(tmp_path, "prices", "demo", "--market", "crypto", "--frequency", "hourly",
+              "--start", "2025-11-08", "--end", "2025-11-09")
+    assert out.returncode == 0, out.stderr
+    assert "Crypto (10 coins in USDT), hourly: 10 symbols" in out.stdout
+    db = sqlite3.connect(tmp_path / "cli.db")
+    rows = db.execute("SELECT market, frequency, COUNT(*), MIN(session) FROM bars "
+                      "GROUP BY 1, 2").fetchall()
+    db.close()
+    assert rows == [("crypto", "hourly", 10 * 48, "2025-11-08T00:00:00+00:00")]
+    bad = run(tmp_path, "prices", "demo", "--market", "forex")
+    assert bad.returncode == 2 and "invalid choice: 'forex'" in bad.stderr
+
+
 def test_backup_while_the_database_is_being_written(tmp_path: Path) -> None:
     """A backup taken during writes is a consistent, complete copy; it never overwrites."""
     import sqlite3

@@ -9,11 +9,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aitrader import markets
 from aitrader.errors import TradeRefused
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.market import demo
-from aitrader.market.calendar import nyse
 from aitrader.market.prices import US_DAILY, upsert_bars
 from aitrader.money import dec
 from aitrader.store import Store, scalar
@@ -33,7 +33,7 @@ async def test_random_sequences_keep_the_invariants(plans: list) -> None:  # typ
     value recomputable from trades, nothing in a voided attempt, one completed per day."""
     with tempfile.TemporaryDirectory() as tmp:
         async with Store(Path(tmp) / "p.db") as store:
-            bars = demo.generate(nyse(), date(2025, 10, 1), date(2025, 10, 7), seed=3,
+            bars = demo.generate(markets.get(), date(2025, 10, 1), date(2025, 10, 7), seed=3,
                                  symbols=[*SYMBOLS, "QQQ"])
             await upsert_bars(store, US_DAILY, bars)
             ledger = Ledger(store)
