@@ -101,7 +101,8 @@ class ModelActor:
             out = await run_model_day(
                 store=self._store, ledger=self._ledger, agent=agent, tools=tools, runtime=rt,
                 day=day, bus=self._bus, max_retries=cfg.max_retries,
-                base_delay=cfg.base_delay, day_limit=cfg.model_day_timeout)
+                base_delay=cfg.base_delay, day_limit=cfg.model_day_timeout,
+                market=batch.config.venue)
             if out.status != DayStatus.COMPLETED:
                 return  # that day and the later ones have ended with it
 

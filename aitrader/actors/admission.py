@@ -11,13 +11,19 @@ from pathlib import Path
 import attrs
 
 from aitrader.actors.messages import AnswerKind, JobRequest, TriggerAnswer
-from aitrader.actors.planning import Plan, last_simulated, plan, requested_dates, same_work
+from aitrader.actors.planning import (
+    Plan,
+    last_simulated,
+    plan,
+    requested_dates,
+    same_work,
+)
 from aitrader.agent.factory import check_model
 from aitrader.config import ModelConfig, SimulationConfig, load_config, resolve_config_path
 from aitrader.errors import Conflict, InvalidInput
 from aitrader.ledger import Ledger
-from aitrader.market.calendar import Calendar
-from aitrader.market.prices import latest_trading_day
+from aitrader.market.prices import Feed, latest_session
+from aitrader.markets import BenchmarkKind, Market
 from aitrader.store import Store
 from aitrader.store import jobs as jobstore
 
@@ -33,15 +39,21 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
+async def latest_with_data(store: Store, market: Market) -> str | None:
+    """The latest session of the market's feed with data: the benchmark series' where it
+    has one (QQQ, the SSE 50 index), else any symbol's."""
+    series = market.benchmark.symbol if market.benchmark.kind is BenchmarkKind.SERIES \
+        else None
+    return await latest_session(store, Feed(market.key, market.frequency), series)
+
+
 class Admission:
     def __init__(self, *, store: Store, configs_dir: Path, env: Mapping[str, str],
-                 calendar: Calendar, max_jobs: int,
-                 today: Callable[[], date] = _today) -> None:
+                 max_jobs: int, today: Callable[[], date] = _today) -> None:
         self._store = store
         self._ledger = Ledger(store)
         self._configs = configs_dir
         self._env = env
-        self._cal = calendar
         self._max_jobs = max_jobs
         self._today = today
 
@@ -79,19 +91,20 @@ class Admission:
         path, config = self.load(req.config_path)
         sigs = [m.signature for m in self.models(config, req.models)]
         start, end = requested_dates(req.start_date, req.end_date, today=self._today())
-        latest = await latest_trading_day(self._store)
+        market = config.venue
+        latest = await latest_with_data(self._store, market)
         done = await self._ledger.last_completed_of(sigs)
-        work = plan(self._cal, sigs, init_date=date.fromisoformat(config.date_range.init_date),
+        work = plan(market, sigs, init_date=date.fromisoformat(config.date_range.init_date),
                     config_end=date.fromisoformat(config.date_range.end_date)
                     if config.date_range.end_date else None,
                     start=start, end=end, latest=latest, last_completed=done)
         if not work.days:
             last = last_simulated(done)
-            nxt = self._cal.next(latest) if latest else None
+            nxt = market.next_session(latest) if latest else None
             return TriggerAnswer(AnswerKind.CURRENT, message="every model is up to date with "
-                                 "the latest trading day with data",
-                                 last_simulation_date=last.isoformat() if last else None,
-                                 next_trading_day=nxt.isoformat() if nxt else None)
+                                 "the latest session with data",
+                                 last_simulation_date=last,
+                                 next_trading_day=nxt.id if nxt else None)
         existing = same_work(work, path, await jobstore.active_jobs(self._store),
                              self._max_jobs)
         if existing is not None:

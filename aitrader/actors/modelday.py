@@ -13,19 +13,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any, Protocol
 
 import attrs
 import structlog
 
-from aitrader import failpoints
+from aitrader import failpoints, markets
 from aitrader.agent.base import DayContext, SessionReport
 from aitrader.agent.toolbox import Cancelled, ToolBox
 from aitrader.errors import AITraderError
 from aitrader.events import EventBus
 from aitrader.ledger import DayResult, Ledger
-from aitrader.market.calendar import Calendar, nyse
+from aitrader.markets import Market
 from aitrader.store import Store
 from aitrader.store import jobs as jobstore
 from aitrader.store.jobs import DayStatus
@@ -92,12 +91,12 @@ async def run_model_day(
     max_retries: int = 3,
     base_delay: float = 1.0,
     day_limit: float = 900.0,
-    calendar: Calendar | None = None,
+    market: Market | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> DayOutcome:
     started = time.monotonic()
     model, job = runtime.model, runtime.job_id
-    prev = (calendar or nyse()).previous(date.fromisoformat(day))
+    prev = (market or markets.get()).previous_session(day)
     error = ""
     tries = 0
     for tries in range(1, max_retries + 2):
@@ -111,7 +110,7 @@ async def run_model_day(
             runtime.date, runtime.attempt, runtime.key = day, attempt, key
             await bus.publish("model_day.started", job_id=job, model=model, date=day,
                               attempt=attempt, try_number=tries)
-            ctx = DayContext(model, day, prev.isoformat() if prev else None,
+            ctx = DayContext(model, day, prev.id if prev else None,
                              await ledger.position(attempt), job, attempt)
             report = await asyncio.wait_for(agent.run_trading_session(ctx, tools), day_limit)
             if runtime.cancelled():

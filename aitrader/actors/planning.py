@@ -2,22 +2,27 @@
 done, and whether the work collides with the jobs already running. No database, no tool
 server: everything they need is passed in (tests/actors/test_planning.py).
 
-- Catch-up (no dates): for each model, the sessions after its last completed day (or after
-  the config's init date) up to the latest trading day with data, capped by the config's
-  end date when it has one.
-- An explicit range: its sessions; those on or before a model's last completed day are
-  skipped (a ledger is never rewritten backwards).
+Sessions are the market's (a day each for daily runs, the day's bars for hourly ones) and
+are named by their ids, which sort like their instants within one market and frequency.
+
+- Catch-up (no dates): for each model, the sessions after its last completed one (or after
+  the config's init date) up to the latest session with data, capped by the config's end
+  date when it has one.
+- An explicit range (trading days, both included): its sessions; those on or before a
+  model's last completed session are skipped (a ledger is never rewritten backwards).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import attrs
 
 from aitrader.errors import Conflict, InvalidInput
-from aitrader.market.calendar import Calendar, parse_date
+from aitrader.market.calendar import parse_date
+from aitrader.markets import Market
+from aitrader.markets.sessions import Session
 from aitrader.store.jobs import JobRow
 
 
@@ -54,25 +59,31 @@ def requested_dates(start: str | None, end: str | None, *, today: date
     return s, e
 
 
-def plan(calendar: Calendar, models: Sequence[str], *, init_date: date,
+def plan(market: Market, models: Sequence[str], *, init_date: date,
          config_end: date | None, start: date | None, end: date | None,
-         latest: date | None, last_completed: Mapping[str, date | None]) -> Plan:
-    """Each model's sessions to run and to skip (see the module's docstring)."""
+         latest: str | None, last_completed: Mapping[str, str | None]) -> Plan:
+    """Each model's sessions to run and to skip (see the module's docstring). `latest` is
+    the latest session with data; `last_completed` each model's last completed session."""
     if latest is None:
         raise InvalidInput("there are no prices yet; generate the demo market or import "
                            "prices first", field="config_path")
+    latest_day = date.fromisoformat(latest[:10])
     days: dict[str, tuple[str, ...]] = {}
     skipped: dict[str, tuple[str, ...]] = {}
     for model in models:
         last = last_completed.get(model)
-        done_until = max(init_date, last) if last else init_date
-        lo = start or calendar.next(done_until) or done_until
-        hi = min(end or latest, latest)
+
+        def done(s: Session, last: str | None = last) -> bool:
+            return s.day <= init_date or (last is not None and s.id <= last)
+
+        lo = start or (date.fromisoformat(last[:10]) if last
+                       else init_date + timedelta(days=1))
+        hi = min(end or latest_day, latest_day)
         if config_end and not end:
             hi = min(hi, config_end)
-        sessions = calendar.between(lo, hi)
-        run = tuple(d.isoformat() for d in sessions if d > done_until)
-        skip = tuple(d.isoformat() for d in sessions if d <= done_until)
+        sessions = [s for s in market.sessions(lo, hi) if s.id <= latest] if lo <= hi else []
+        run = tuple(s.id for s in sessions if not done(s))
+        skip = tuple(s.id for s in sessions if done(s)) if start else ()
         if run:
             days[model] = run
         if skip:
@@ -80,8 +91,8 @@ def plan(calendar: Calendar, models: Sequence[str], *, init_date: date,
     return Plan(days, skipped)
 
 
-def last_simulated(last_completed: Mapping[str, date | None]) -> date | None:
-    """For "nothing to do": the earliest of the models' last completed days."""
+def last_simulated(last_completed: Mapping[str, str | None]) -> str | None:
+    """For "nothing to do": the earliest of the models' last completed sessions."""
     return min((d for d in last_completed.values() if d), default=None)
 
 

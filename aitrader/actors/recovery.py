@@ -29,7 +29,7 @@ from aitrader.config import SimulationConfig
 from aitrader.errors import AITraderError
 from aitrader.events import EventBus
 from aitrader.ledger import Ledger
-from aitrader.market.prices import US_DAILY, dates_with_data
+from aitrader.market.prices import US_DAILY, Feed, dates_with_data
 from aitrader.store import Store, until_done
 from aitrader.store import jobs as jobstore
 from aitrader.store.jobs import DayStatus
@@ -86,8 +86,11 @@ async def _recover_job(store: Store, bus: EventBus, admission: Admission,
         causes = {m: _cause(m, config, path, env) for m in pending}
     except AITraderError as exc:
         causes = dict.fromkeys(pending, f"cannot resume: {exc.message}")
-    with_data = await dates_with_data(store, US_DAILY, sorted({d for ds in pending.values()
-                                                      for d in ds}))
+    # the config's market (a config that cannot be read: US daily, only to say which days
+    # have data; those days fail anyway)
+    feed = Feed(config.market, config.frequency) if config is not None else US_DAILY
+    with_data = await dates_with_data(store, feed, sorted({d for ds in pending.values()
+                                                           for d in ds}))
     runnable: dict[str, tuple[str, ...]] = {}
     for model, days in pending.items():
         cause, since = causes[model], None

@@ -36,7 +36,6 @@ from aitrader.actors.recovery import recover
 from aitrader.config import SimulationConfig
 from aitrader.errors import Conflict
 from aitrader.events import EventBus
-from aitrader.market.calendar import Calendar, nyse
 from aitrader.settings import Settings
 from aitrader.store import Store, until_done
 from aitrader.store import jobs as jobstore
@@ -58,15 +57,14 @@ class _Job:
 
 class Supervisor:
     def __init__(self, *, store: Store, bus: EventBus, settings: Settings,
-                 env: Mapping[str, str] | None = None, calendar: Calendar | None = None,
+                 env: Mapping[str, str] | None = None,
                  max_commands: int = MAX_COMMANDS) -> None:
         self._store = store
         self._bus = bus
         self._settings = settings
         self._env = dict(os.environ if env is None else env)
         self._admission = Admission(store=store, configs_dir=settings.configs_dir,
-                                    env=self._env, calendar=calendar or nyse(),
-                                    max_jobs=settings.max_concurrent_jobs)
+                                    env=self._env, max_jobs=settings.max_concurrent_jobs)
         self._inbox = Inbox(max_commands)
         self.actors: dict[str, ModelActor] = {}
         self._jobs: dict[str, _Job] = {}

@@ -13,7 +13,7 @@ import asyncio
 import platform
 import time
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -94,16 +94,23 @@ class Metrics:
             "How late a 100 ms timer fires: time the event loop was busy with something else",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r)
 
-    def session_closed_at(self, day: str) -> float:
-        """The closing bell of a session, as Unix time."""
-        return self._calendar.close_of(date.fromisoformat(day)).timestamp()
+    def session_closed_at(self, session: str) -> float:
+        """When a session ended, as Unix time: an hourly bar's end; a daily session's NYSE
+        closing bell (the end of its UTC day when NYSE did not trade that day: another
+        market's session)."""
+        if len(session) > 10:
+            return (datetime.fromisoformat(session) + timedelta(hours=1)).timestamp()
+        day = date.fromisoformat(session)
+        if self._calendar.is_session(day):
+            return self._calendar.close_of(day).timestamp()
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + 86_400
 
-    def last_sessions(self, last: Mapping[str, date | None]) -> None:
+    def last_sessions(self, last: Mapping[str, str | None]) -> None:
         """Start from what the ledger holds (the service has just started)."""
-        for model, day in last.items():
+        for model, session in last.items():
             self.actor_restarts.labels(model)  # every known model's series, from 0
-            if day is not None:
-                self.last_session.labels(model).set(self.session_closed_at(day.isoformat()))
+            if session is not None:
+                self.last_session.labels(model).set(self.session_closed_at(session))
 
     async def watch_loop(self, period: float = 0.1) -> None:
         """Measure event-loop stalls for as long as it runs (a task owned by the app)."""

@@ -223,7 +223,7 @@ class Ledger:
             row = await cur.fetchone()
             if not row:
                 raise NotFound(f"model {model} is not registered", model=model)
-            if day <= row[0]:
+            if day[:10] <= row[0]:  # the initial snapshot lies before the first session
                 raise InvalidInput(
                     f"{day} is not after {model}'s start date {row[0]}", field="date"
                 )
@@ -538,15 +538,15 @@ class Ledger:
             cur = await conn.execute("SELECT signature FROM models ORDER BY signature")
             return [r[0] for r in await cur.fetchall()]
 
-    async def last_completed_of(self, models: Sequence[str]) -> dict[str, date | None]:
-        """Each model's last completed day (None for a model with none), in one read."""
-        out: dict[str, date | None] = dict.fromkeys(models)
+    async def last_completed_of(self, models: Sequence[str]) -> dict[str, str | None]:
+        """Each model's last completed session (None for a model with none), in one read."""
+        out: dict[str, str | None] = dict.fromkeys(models)
         async with self._store.read() as conn:
             cur = await conn.execute(
                 f"SELECT model, MAX(date) FROM eod WHERE model IN ({','.join('?' * len(models))})"
                 " GROUP BY model", tuple(models))
             for model, last in await cur.fetchall():
-                out[model] = date.fromisoformat(last)
+                out[model] = last
         return out
 
     async def last_completed(self, model: str) -> date | None:

@@ -93,5 +93,25 @@ class Market:
                                f"sessions; name one, e.g. {found[0].id}", field=field)
         return found[0]
 
+    def next_session(self, after: str) -> Session | None:
+        """The first session after the session `after`: later that day, or the first of the
+        next trading day."""
+        day = date.fromisoformat(after[:10])
+        later = [s for s in self.sessions_of_day(day) if s.id > after]
+        if later:
+            return later[0]
+        nxt = self.schedule.calendar().next(day)
+        return self.sessions_of_day(nxt)[0] if nxt and self.sessions_of_day(nxt) else None
+
+    def previous_session(self, before: str) -> Session | None:
+        """The last session before the session `before`: earlier that day, or the last of
+        the previous trading day."""
+        day = date.fromisoformat(before[:10])
+        earlier = [s for s in self.sessions_of_day(day) if s.id < before]
+        if earlier:
+            return earlier[-1]
+        prev = self.schedule.calendar().previous(day)
+        return self.sessions_of_day(prev)[-1] if prev and self.sessions_of_day(prev) else None
+
     def in_universe(self, symbol: str) -> bool:
         return symbol in self.symbols

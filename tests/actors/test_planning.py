@@ -6,9 +6,15 @@ from datetime import date
 
 import pytest
 
-from aitrader.actors.planning import Plan, last_simulated, plan, requested_dates, same_work
+from aitrader import markets
+from aitrader.actors.planning import (
+    Plan,
+    last_simulated,
+    plan,
+    requested_dates,
+    same_work,
+)
 from aitrader.errors import Conflict, InvalidInput
-from aitrader.market.calendar import nyse
 from aitrader.store.jobs import JobRow, JobStatus
 
 INIT = date(2025, 10, 1)
@@ -19,8 +25,9 @@ OCT = ("2025-10-02", "2025-10-03", "2025-10-06", "2025-10-07", "2025-10-08")
 def planned(models: tuple[str, ...] = ("a",), *, start: date | None = None,
             end: date | None = None, latest: date | None = LATEST,
             config_end: date | None = None, **last: date) -> Plan:
-    return plan(nyse(), models, init_date=INIT, config_end=config_end, start=start, end=end,
-                latest=latest, last_completed=last)
+    return plan(markets.get(), models, init_date=INIT, config_end=config_end, start=start,
+                end=end, latest=latest.isoformat() if latest else None,
+                last_completed={m: d.isoformat() for m, d in last.items()})
 
 
 def job(models: tuple[str, ...], span: tuple[str, str], path: str = "configs/x.json",
@@ -69,8 +76,7 @@ def test_nothing_to_do_is_an_empty_plan() -> None:
     assert p.days == {"b": ("2025-10-08",)}
     done = {"a": LATEST, "b": LATEST}
     assert planned(("a", "b"), **done).days == {}
-    assert last_simulated({"a": LATEST, "b": date(2025, 10, 7), "c": None}) == \
-        date(2025, 10, 7)
+    assert last_simulated({"a": "2025-10-08", "b": "2025-10-07", "c": None}) == "2025-10-07"
     assert last_simulated({"a": None}) is None
 
 
@@ -127,3 +133,31 @@ def test_free_models_start_until_the_job_limit() -> None:
     with pytest.raises(Conflict) as info:
         same_work(p, "configs/x.json", [elsewhere], max_jobs=1)
     assert info.value.details["current_job_id"] == "c-job"
+
+
+def test_hourly_sessions_resume_within_a_day_and_stop_at_the_latest_bar() -> None:
+    """An hourly model that completed 10:30 on 9 Oct resumes at 13:00 the same day; data
+    that ends at 10:30 on the 10th ends the plan there; the init date's sessions are not
+    run (the initial snapshot lies before the first session)."""
+    cn = markets.get("cn", "hourly")
+    p = plan(cn, ("a", "b"), init_date=date(2025, 10, 8), config_end=None, start=None,
+             end=None, latest="2025-10-10T10:30:00+08:00",
+             last_completed={"a": "2025-10-09T10:30:00+08:00", "b": None})
+    day9 = [f"2025-10-09T{t}:00+08:00" for t in ("09:30", "10:30", "13:00", "14:00")]
+    day10 = ["2025-10-10T09:30:00+08:00", "2025-10-10T10:30:00+08:00"]
+    assert p.days == {"a": (*day9[2:], *day10), "b": (*day9, *day10)}
+    assert p.skipped == {}
+    again = plan(cn, ("a",), init_date=date(2025, 10, 9), config_end=None,
+                 start=date(2025, 10, 9), end=date(2025, 10, 9), latest=day10[-1],
+                 last_completed={"a": None})
+    assert again.days == {} and again.skipped == {"a": tuple(day9)}
+
+
+def test_the_next_session_is_later_that_day_or_the_next_trading_day() -> None:
+    def nxt(key: str, freq: str, after: str) -> str | None:
+        found = markets.get(key, freq).next_session(after)
+        return found.id if found else None
+
+    assert nxt("cn", "hourly", "2025-10-09T10:30:00+08:00") == "2025-10-09T13:00:00+08:00"
+    assert nxt("cn", "hourly", "2025-09-30T14:00:00+08:00") == "2025-10-09T09:30:00+08:00"
+    assert nxt("us", "daily", "2025-10-31") == "2025-11-03"
