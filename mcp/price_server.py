@@ -6,8 +6,8 @@ from typing import Any
 
 from fastmcp import FastMCP
 
+from aitrader import markets
 from aitrader.ledger import Ledger
-from aitrader.market.calendar import nyse
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.pricing import price_for
@@ -16,16 +16,20 @@ from aitrader.tools.serving import add_health, caller, run_main, serve, store_ch
 
 def build(store: Store) -> FastMCP:
     mcp = FastMCP("LocalPrices")
-    cal, ledger = nyse(), Ledger(store)
+    ledger = Ledger(store)
+    # the US calendar now, so no model waits for it on its first call (about 0.3 s); another
+    # market's is loaded on that market's first call
+    markets.get().schedule.calendar()
 
     @mcp.tool()
     async def get_price_local(symbol: str, date: str) -> dict[str, Any]:
-        """Read the daily OHLCV bar of a stock on a date (YYYY-MM-DD).
+        """Read the OHLCV bar of a symbol: a day (YYYY-MM-DD) or, in hourly runs, a session
+        given by its start (e.g. 2025-10-31T10:00:00-04:00).
 
-        Earlier days are shown in full; on today's trading date only the open is known;
-        later dates cannot be looked up.
+        Earlier bars are shown in full; of the current session (and, in hourly runs, of the
+        current day) only the open is known; later ones cannot be looked up.
         """
-        return await price_for(store, cal, await caller(ledger), symbol, date)
+        return await price_for(store, await caller(ledger), symbol, date)
 
     add_health(mcp, "price", store_check(store))
     return mcp

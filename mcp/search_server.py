@@ -3,7 +3,6 @@ Port SEARCH_HTTP_PORT (8001). Backend: a local news file (default) or Jina (JINA
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import aiohttp
@@ -12,7 +11,7 @@ from fastmcp import FastMCP
 from aitrader.ledger import Ledger
 from aitrader.settings import Settings
 from aitrader.store import Store
-from aitrader.tools.news import JinaSearch, OfflineNews, SearchBackend, render
+from aitrader.tools.news import JinaSearch, OfflineNews, SearchBackend, cutoff_of, render
 from aitrader.tools.serving import add_health, caller, run_main, serve, store_check
 
 
@@ -30,12 +29,12 @@ def build(backend: SearchBackend, store: Store, *, limit: int, name: str) -> Fas
         Returns the matching pages: URL, title, description, publish time and content.
         """
         who = await caller(ledger)
-        session = date.fromisoformat(who.date)
+        cutoff = cutoff_of(who)
         try:
-            found = await backend.search(query[:500], session, limit)
+            found = await backend.search(query[:500], cutoff, limit)
         except Exception as exc:  # an outside service failing is a result the model reads
             return f"Search failed ({type(exc).__name__}); try again later or other words."
-        return render(query[:500], session, found)
+        return render(query[:500], cutoff, found)
 
     async def check() -> dict[str, Any]:
         extra: dict[str, Any] = {"backend": name, **await store_check(store)()}

@@ -1,7 +1,11 @@
-"""Trade tools: buy(symbol, amount), sell(symbol, amount) through the ledger. Port TRADE_HTTP_PORT.
+"""Trade tools through the ledger, port TRADE_HTTP_PORT: buy(symbol, amount) and
+sell(symbol, amount) in whole shares for stock markets; buy_crypto and sell_crypto (the
+original benchmark's names) with decimal amounts for crypto. An agent is shown the pair of
+its market.
 
-The trade lands in the caller's open model-day (the attempt its session key names) at that
-day's open; a refusal is a result the model reads, and leaves the ledger unchanged.
+The trade lands in the caller's open model-session (the attempt its session key names) at
+that session's open, by its market's rules; a refusal is a result the model reads, and leaves
+the ledger unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ def _not_bool(value: object) -> object:
 
 
 Shares = Annotated[int, BeforeValidator(_not_bool)]
+Units = Annotated[int | float, BeforeValidator(_not_bool)]
+STOCK_TOOLS = ("buy", "sell")
+CRYPTO_TOOLS = ("buy_crypto", "sell_crypto")
 
 
 def build(store: Store) -> FastMCP:
@@ -55,11 +62,12 @@ def build(store: Store) -> FastMCP:
 
     @mcp.tool()
     async def buy(symbol: str, amount: Shares) -> dict[str, Any]:
-        """Buy whole shares of a NASDAQ-100 stock at today's open price.
+        """Buy shares of a stock at the current session's open price.
 
         Args:
-            symbol: stock symbol, e.g. "AAPL".
-            amount: number of shares, a whole number greater than 0.
+            symbol: stock symbol, e.g. "AAPL" or "600519.SH".
+            amount: number of shares, a whole number greater than 0 (Shanghai main board:
+                lots of 100; STAR Market 688xxx: at least 200).
 
         Returns the fill and the new positions, or an error saying why the trade was refused.
         """
@@ -67,11 +75,36 @@ def build(store: Store) -> FastMCP:
 
     @mcp.tool()
     async def sell(symbol: str, amount: Shares) -> dict[str, Any]:
-        """Sell whole shares you hold at today's open price.
+        """Sell shares you hold at the current session's open price.
 
         Args:
-            symbol: stock symbol, e.g. "AAPL".
-            amount: number of shares, a whole number greater than 0.
+            symbol: stock symbol, e.g. "AAPL" or "600519.SH".
+            amount: number of shares, a whole number greater than 0 (Shanghai: lots of 100,
+                or the whole holding; shares bought today can be sold from tomorrow).
+
+        Returns the fill and the new positions, or an error saying why the trade was refused.
+        """
+        return await trade("sell", symbol, amount)
+
+    @mcp.tool()
+    async def buy_crypto(symbol: str, amount: Units) -> dict[str, Any]:
+        """Buy a cryptocurrency against USDT at the current session's open price.
+
+        Args:
+            symbol: coin, e.g. "BTC-USDT" (or "BTC").
+            amount: units to buy, greater than 0, at most 8 decimal places (e.g. 0.015).
+
+        Returns the fill and the new positions, or an error saying why the trade was refused.
+        """
+        return await trade("buy", symbol, amount)
+
+    @mcp.tool()
+    async def sell_crypto(symbol: str, amount: Units) -> dict[str, Any]:
+        """Sell a cryptocurrency you hold at the current session's open price.
+
+        Args:
+            symbol: coin, e.g. "BTC-USDT" (or "BTC").
+            amount: units to sell, greater than 0, at most 8 decimal places.
 
         Returns the fill and the new positions, or an error saying why the trade was refused.
         """

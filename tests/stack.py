@@ -52,6 +52,9 @@ NEWS = [
      "content": "nvidia"},
     {"published_at": "Oct 10, 2025", "title": "Apple earnings date", "url": "u/apple",
      "content": "apple iphone"},
+    # 23:00 in New York is 11:00 the next morning in Beijing: after a 09:30 session began
+    {"published_at": "2025-10-14T23:00:00-04:00", "title": "Nvidia late evening",
+     "url": "u/lateevening", "content": "nvidia"},
 ]
 
 

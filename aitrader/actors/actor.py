@@ -88,6 +88,7 @@ class ModelActor:
         structlog.contextvars.bind_contextvars(job_id=batch.job_id)
         cfg = batch.config.agent_config
         tools.call_timeout = cfg.tool_timeout
+        tools.for_market(batch.config.market)
         agent = make_agent(batch.model, batch.config, store=self._store, ledger=self._ledger,
                            env=self._env, bus=self._bus, http=http)
         await agent.register_agent()

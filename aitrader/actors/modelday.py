@@ -111,7 +111,8 @@ async def run_model_day(
             await bus.publish("model_day.started", job_id=job, model=model, date=day,
                               attempt=attempt, try_number=tries)
             ctx = DayContext(model, day, prev.id if prev else None,
-                             await ledger.position(attempt), job, attempt)
+                             await ledger.position(attempt), job, attempt,
+                             market or markets.get())
             report = await asyncio.wait_for(agent.run_trading_session(ctx, tools), day_limit)
             if runtime.cancelled():
                 raise Cancelled("the job was cancelled")

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from aitrader import markets
 from aitrader.config import ModelConfig, SimulationConfig
 from aitrader.ledger import AttemptReport, Ledger, Position
+from aitrader.markets import Market
 
 if TYPE_CHECKING:
     from aitrader.agent.toolbox import ToolBox
@@ -28,6 +30,7 @@ class DayContext:
     position: Position
     job_id: str | None = None
     attempt: int = 0
+    market: Market = attrs.field(factory=markets.get)  # what it trades (US daily by default)
 
 
 @attrs.define

@@ -117,6 +117,7 @@ class ToolBox:
         self._open = False
         self.routes: dict[str, str] = {}  # tool name -> server
         self.version = 0  # grows whenever the tools are reloaded
+        self.hidden: frozenset[str] = frozenset()  # tools of another market (see `for_market`)
 
     async def __aenter__(self) -> ToolBox:
         """Ready to open sessions; `ensure_open()` opens them (each model-day calls it)."""
@@ -138,8 +139,15 @@ class ToolBox:
 
     @property
     def tools(self) -> list[BaseTool]:
-        """The LangChain tools of every open session (what an LLM is bound to)."""
-        return [t for kept in self._kept.values() for t in kept.tools.values()]
+        """The LangChain tools of every open session (what an LLM is bound to), but those of
+        another market (crypto's buy_crypto/sell_crypto for a stock model, and back)."""
+        return [t for kept in self._kept.values() for t in kept.tools.values()
+                if t.name not in self.hidden]
+
+    def for_market(self, key: str) -> None:
+        """Show the trade tools of market `key` only."""
+        self.hidden = frozenset(("buy", "sell") if key == "crypto"
+                                else ("buy_crypto", "sell_crypto"))
 
     async def ensure_open(self) -> None:
         """Open the sessions that are not open (first use, or broken since): a server that

@@ -93,6 +93,16 @@ async def bars_on(conn: aiosqlite.Connection, feed: Feed, session: str) -> dict[
     return {row[0]: _bar(row) for row in await cur.fetchall()}
 
 
+async def bars_between(conn: aiosqlite.Connection, feed: Feed, symbol: str, start: str,
+                       end: str) -> list[Bar]:
+    """The symbol's bars with start <= session <= end, in order."""
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM bars WHERE market = ? AND frequency = ? AND symbol = ? "
+        "AND session BETWEEN ? AND ? ORDER BY session",
+        (feed.market, feed.frequency, symbol, start, end))
+    return [_bar(row) for row in await cur.fetchall()]
+
+
 async def closes_between(
     store: Store, feed: Feed, symbols: Sequence[str], start: str, end: str
 ) -> dict[str, dict[str, Decimal]]:

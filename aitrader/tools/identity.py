@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 
 import attrs
 import httpx
@@ -44,6 +44,8 @@ class Identity:
     job: str | None = None
     attempt: int | None = None
     key: str | None = attrs.field(default=None, repr=False)  # a secret: never logged
+    market: str = "us"  # from the attempt's model (never from a header)
+    frequency: str = "daily"
 
     def headers(self) -> dict[str, str]:
         out = {MODEL: self.model, DATE: self.date}
@@ -77,7 +79,7 @@ async def verified(ledger: Ledger, headers: Mapping[str, str]) -> Identity:
         said = headers.get(name, "").strip()
         if said and said != actual:
             raise IdentityError("the identity headers do not match the session")
-    return Identity(att.model, att.date, att.job_id, att.id, key)
+    return Identity(att.model, att.date, att.job_id, att.id, key, att.market, att.frequency)
 
 
 def claimed(headers: Mapping[str, str]) -> Identity:
@@ -90,10 +92,11 @@ def claimed(headers: Mapping[str, str]) -> Identity:
                             "through an aitrader model session")
     if not _NAME.match(model):
         raise IdentityError("the model identity header is malformed")
-    try:
-        if len(day) != 10:
+    try:  # a session id: a date, or an hourly bar's start with its UTC offset
+        if len(day) == 10:
+            date.fromisoformat(day)
+        elif len(day) > 32 or datetime.fromisoformat(day).tzinfo is None:
             raise ValueError
-        date.fromisoformat(day)
     except ValueError:
         raise IdentityError("the date identity header is malformed") from None
     job = headers.get(JOB, "").strip() or None

@@ -1,9 +1,13 @@
 """get_information: news search with no look-ahead, over a local news file or Jina.
 
-A result is shown only if its publication date is known and falls before the session date.
+A result is shown only if its publication is known and lies before the session. US daily
+sessions compare New York dates (before the session date: the rule they always had, at
+least as strict as their 09:30 start). Every other market and frequency cuts at the
+session's start instant, compared in UTC: a timestamp must be earlier; a result known only
+by its date must have that whole date behind it in every time zone (so a Beijing 09:30
+session does not see New York's evening news of the day before, published after it began).
 Relative dates ("3 days ago", "5 hours ago", "yesterday") are resolved against the session's
-opening bell (09:30 New York on the session date), not the wall clock. Undated results are
-dropped. See docs/lookahead.md.
+start, not the wall clock. Undated results are dropped. See docs/lookahead.md.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -20,7 +24,9 @@ import aiohttp
 import attrs
 import structlog
 
+from aitrader import markets
 from aitrader.errors import ConfigError
+from aitrader.tools.identity import Identity
 
 log = structlog.get_logger(__name__)
 NEW_YORK = ZoneInfo("America/New_York")
@@ -38,11 +44,31 @@ def session_start(session: date) -> datetime:
     return datetime.combine(session, OPENING_BELL, tzinfo=NEW_YORK)
 
 
+# a date-only result is visible once this much has passed since that date's UTC midnight:
+# the date is over in every time zone (UTC-12 is the last to end it)
+WHOLE_DATE = timedelta(days=1, hours=12)
+Cutoff = date | datetime  # a US daily session's date, or another session's start instant
+
+
 def published_date(raw: object, session: date) -> date | None:
     """The New York calendar date a result was published, or None if it cannot be told
     (unparseable, ambiguous, or out of any calendar's range: "99999999 years ago")."""
+    found = _publication(raw, session_start(session))
+    return _ny_date(found) if isinstance(found, datetime) else found
+
+
+def _ny_date(instant: datetime) -> date | None:
     try:
-        return _published(raw, session)
+        return instant.astimezone(NEW_YORK).date()
+    except (OverflowError, ValueError):  # at the edge of the calendar (year 9999)
+        return None
+
+
+def _publication(raw: object, ref: datetime) -> date | datetime | None:
+    """When a result was published: an aware instant when the source gives one, else its
+    date; None if it cannot be told. Relative dates count back from `ref`."""
+    try:
+        return _published(raw, ref)
     except (OverflowError, ValueError):
         return None
 
@@ -55,35 +81,34 @@ def _numeric(first: int, second: int, year: int) -> date | None:
     return None  # both could be the month
 
 
-def _published(raw: object, session: date) -> date | None:
+def _published(raw: object, ref: datetime) -> date | datetime | None:
     if raw is None:
         return None
     text = str(raw).strip()
     if not text or text.lower() in ("unknown", "none", "null", "n/a"):
         return None
     low = text.lower()
-    ref = session_start(session)
+    local = ref.astimezone(NEW_YORK).date()
     if low in ("just now", "now", "today"):
-        return session
+        return ref
     if low == "yesterday":
-        return session - timedelta(days=1)
+        return local - timedelta(days=1)
     m = _REL.match(text)
     if m:
         n = 1 if m.group(1).lower() in ("a", "an", "one") else int(m.group(1))
         unit = m.group(2).lower()
-        if unit in _UNIT_DAYS:
-            delta = timedelta(days=n * _UNIT_DAYS[unit])
-        else:
-            delta = timedelta(**{f"{unit}s": n})
-        return (ref - delta).date()
+        if unit in _UNIT_DAYS or unit == "day":
+            return (ref - timedelta(days=n * _UNIT_DAYS.get(unit, 1))).astimezone(
+                NEW_YORK).date()
+        return ref - timedelta(**{f"{unit}s": n})
     iso = text.replace("Z", "+00:00")
     try:
         if len(text) == 10:
             return date.fromisoformat(text)
         parsed = datetime.fromisoformat(iso)
-        if parsed.tzinfo is None:
+        if parsed.tzinfo is None:  # a wall clock of an unknown zone: only its date counts
             return parsed.date()
-        return parsed.astimezone(NEW_YORK).date()
+        return parsed
     except ValueError:
         pass
     numeric = _NUMERIC.match(text)
@@ -107,13 +132,29 @@ class Article:
     published_on: date
 
 
-def visible(raw_date: object, session: date) -> date | None:
-    """The publication date if the model may see the item on `session`, else None."""
-    day = published_date(raw_date, session)
-    return day if day is not None and day < session else None
+def visible(raw_date: object, cutoff: Cutoff) -> date | None:
+    """The publication date (New York) if the model may see the item in the session that
+    `cutoff` names (see the module's docstring), else None."""
+    if not isinstance(cutoff, datetime):  # a US daily session: New York dates
+        day = published_date(raw_date, cutoff)
+        return day if day is not None and day < cutoff else None
+    found = _publication(raw_date, cutoff)
+    if isinstance(found, datetime):
+        return _ny_date(found) if found < cutoff else None
+    if found is None:
+        return None
+    midnight = datetime(found.year, found.month, found.day, tzinfo=UTC)
+    return found if midnight + WHOLE_DATE <= cutoff else None
 
 
-def render(query: str, session: date, articles: Sequence[Article]) -> str:
+def cutoff_of(ident: Identity) -> Cutoff:
+    """Where a caller's news ends: a US daily session's date, else its session's start."""
+    if (ident.market, ident.frequency) == ("us", "daily"):
+        return date.fromisoformat(ident.date)
+    return markets.get(ident.market, ident.frequency).session(ident.date).start
+
+
+def render(query: str, session: Cutoff, articles: Sequence[Article]) -> str:
     if not articles:
         return (f"No results for '{query}' published before {session.isoformat()}. "
                 "Try other words.")
@@ -126,7 +167,7 @@ def render(query: str, session: date, articles: Sequence[Article]) -> str:
 
 
 class SearchBackend(Protocol):
-    async def search(self, query: str, session: date, limit: int) -> list[Article]: ...
+    async def search(self, query: str, session: Cutoff, limit: int) -> list[Article]: ...
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -172,7 +213,7 @@ class OfflineNews:
     def __len__(self) -> int:
         return len(self._items)
 
-    async def search(self, query: str, session: date, limit: int) -> list[Article]:
+    async def search(self, query: str, session: Cutoff, limit: int) -> list[Article]:
         words = _tokens(query)
         scored: list[tuple[int, date, Article]] = []
         for ix in self._items:
@@ -205,7 +246,7 @@ class JinaSearch:
         self._key = api_key
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def search(self, query: str, session: date, limit: int) -> list[Article]:
+    async def search(self, query: str, session: Cutoff, limit: int) -> list[Article]:
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json",
                    "X-Respond-With": "no-content"}
         async with self._http.get(self.SEARCH_URL, params={"q": query}, headers=headers,
@@ -224,7 +265,7 @@ class JinaSearch:
                 out.append(article)
         return out
 
-    async def _read(self, item: dict[str, Any], session: date) -> Article | None:
+    async def _read(self, item: dict[str, Any], session: Cutoff) -> Article | None:
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json",
                    "X-Timeout": "10"}
         try:

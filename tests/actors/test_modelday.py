@@ -16,6 +16,7 @@ from aitrader.config import ModelConfig, parse_config
 from aitrader.events import EventBus
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
+from aitrader.market.symbols import NASDAQ_100
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.ports import free_ports, tool_env
@@ -64,7 +65,7 @@ async def test_baselines_trade_five_sessions(stack: Stack,
     assert await run_days(stack, store, bus, mo, DAYS) == ["completed"] * 5
     first = await ledger.end_of_day(bh.signature, DAYS[0])
     last = await ledger.end_of_day(bh.signature, DAYS[-1])
-    assert first and last and set(first[1].holdings) == set(BuyAndHold.symbols)
+    assert first and last and set(first[1].holdings) == set(NASDAQ_100[: BuyAndHold.picks])
     assert first[1] == last[1]
     for day in DAYS:
         snap = await ledger.end_of_day(mo.signature, day)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiohttp
@@ -136,3 +136,19 @@ async def test_jina_errors_surface(mock_http: aioresponses) -> None:
             await JinaSearch(http, "k").search("x", D, 3)
     with pytest.raises(ConfigError):
         JinaSearch(None, "")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("2025-10-14T17:29:59Z", True),  # the evening before, in Beijing
+    ("2025-10-15T01:29:59Z", True),
+    ("2025-10-15T01:30:00Z", False),  # the session's own instant
+    ("2025-10-14T23:00:00-04:00", False),  # New York's evening: Beijing's 11:00
+    ("2025-10-13", True),  # a whole date behind it everywhere
+    ("2025-10-14", False),  # 14 Oct still runs in UTC-12 at 01:30 UTC on the 15th
+    ("2025-10-14T23:00:00", False),  # a wall clock without a zone: only its date counts
+    ("3 hours ago", True), ("just now", False), ("9999-12-31T23:59:59-12:00", False),
+])
+def test_other_markets_cut_at_the_session_instant(raw: str, shown: bool) -> None:
+    """A Beijing session starting 09:30 on 15 Oct 2025 (01:30 UTC)."""
+    cutoff = datetime(2025, 10, 15, 1, 30, tzinfo=UTC)
+    assert (visible(raw, cutoff) is not None) is shown

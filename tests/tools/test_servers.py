@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 import aiohttp
@@ -15,9 +16,11 @@ import attrs
 import pytest
 from mcp import ClientSession
 
+from aitrader import markets
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
-from aitrader.market.prices import US_DAILY, get_bar
+from aitrader.market import demo
+from aitrader.market.prices import US_DAILY, Feed, get_bar, upsert_bars
 from aitrader.money import dec
 from aitrader.store import Store
 from aitrader.tools.client import result_payload, tool_session
@@ -63,7 +66,8 @@ async def test_every_tool(stack: Stack) -> None:
             tool_session(stack.url("search"), lambda: ident) as search, \
             tool_session(stack.url("trade"), lambda: ident) as trade:
         names = {t.name for s in (math, price, search, trade) for t in (await s.list_tools()).tools}
-        assert names == {"add", "multiply", "get_price_local", "get_information", "buy", "sell"}
+        assert names == {"add", "multiply", "get_price_local", "get_information", "buy", "sell",
+                         "buy_crypto", "sell_crypto"}
         assert await call(math, "add", a=2, b=3.5) == (False, 5.5)
         assert await call(math, "multiply", a=4, b=2.5) == (False, 10.0)
         b = await bar(stack, "AAPL", "2025-10-14")
@@ -115,7 +119,7 @@ async def test_search_look_ahead(stack: Stack) -> None:
     async with tool_session(stack.url("search"), lambda: ident) as search:
         _, text = await call(search, "get_information", query="nvidia")
     shown = set(re.findall(r"URL: (\S+)", text))
-    assert shown == {"u/before", "u/twodays"}
+    assert shown == {"u/before", "u/twodays", "u/lateevening"}
     assert "Title: Nvidia relative" in text and "Publish Time: 2025-10-13" in text
     for hidden in ("u/sameday", "u/future", "u/undated", "u/unknown", "u/hours"):
         assert hidden not in text
@@ -259,5 +263,45 @@ async def test_health_endpoints(stack: Stack) -> None:
                 assert r.status == 200
                 bodies[name] = await r.json()
     assert bodies["search"] == {"status": "ok", "server": "search", "backend": "offline",
-                                "items": 8, "schema_version": bodies["price"]["schema_version"]}
+                                "items": 9, "schema_version": bodies["price"]["schema_version"]}
     assert bodies["price"]["schema_version"] >= 1
+
+
+async def test_look_ahead_in_a_beijing_hourly_session(stack: Stack) -> None:
+    """A CN hourly session (10:30 Beijing on 15 Oct, 02:30 UTC): the next bar, not yet
+    closed, is refused like a later date; this bar shows its open, so does today's date;
+    the previous bar is whole. News published later that day in Beijing (23:00 New York
+    the evening before) is hidden, as is news known only by yesterday's date; news from
+    before the session's instant is shown."""
+    cn = markets.get("cn", "hourly")
+    async with opened(stack) as (store, ledger):
+        await upsert_bars(store, Feed("cn", "hourly"), demo.generate(
+            cn, date(2025, 10, 9), date(2025, 10, 16), seed=2))
+        model = f"cn-{uuid.uuid4().hex[:6]}"
+        await ledger.register_model(model, dec("100000"), "2025-10-01", market="cn",
+                                    frequency="hourly")
+        key = new_key()
+        now = "2025-10-15T10:30:00+08:00"
+        attempt = await ledger.open_attempt(model, now, job_id="job-cn", key=key)
+    ident = Identity(model, now, "job-cn", attempt, key)
+    async with tool_session(stack.url("price"), lambda: ident) as price, \
+            tool_session(stack.url("search"), lambda: ident) as search:
+        async def ask(when: str) -> dict[str, Any]:
+            err, got = await call(price, "get_price_local", symbol="600519", date=when)
+            assert not err
+            return dict(got)
+
+        nxt, later = await ask("2025-10-15T13:00:00+08:00"), await ask("2025-10-20")
+        assert "ohlcv" not in nxt and "after the current session" in nxt["error"]
+        assert "after today's trading date" in later["error"]
+        assert set((await ask("2025-10-15T02:30:00Z"))["ohlcv"]) == {"open"}  # same instant
+        assert set((await ask("2025-10-15"))["ohlcv"]) == {"open"}
+        before = await ask("2025-10-15T09:30:00+08:00")
+        assert set(before["ohlcv"]) == {"open", "high", "low", "close", "volume"}
+        day = await ask("2025-10-14")
+        assert set(day["ohlcv"]) == {"open", "high", "low", "close", "volume"}
+        assert (await ask("2025-10-15T10:00:00+08:00"))["error"].endswith(
+            "is not the start of a SSE 50 A-shares, hourly session")
+        _, text = await call(search, "get_information", query="nvidia")
+    shown = set(re.findall(r"URL: (\S+)", text))
+    assert shown == {"u/before", "u/twodays", "u/hours"}, text

@@ -1,0 +1,92 @@
+"""A full job per market and frequency through the HTTP API: both baselines on that market's
+demo data, every planned session completed, the ledger's invariants and the market's rules
+intact, the sessions' events on the WebSocket, /results per model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from aitrader import markets
+from aitrader.ledger import Ledger
+from aitrader.ledger.invariants import violations
+from aitrader.market import demo
+from aitrader.market.prices import Feed, upsert_bars
+from aitrader.store import Store
+from tests.api.conftest import Api
+
+CASES = [  # market, frequency, first and last trading day, sessions
+    ("us", "hourly", "2025-10-30", "2025-10-31", 12),
+    ("cn", "daily", "2025-10-09", "2025-10-17", 7),
+    ("cn", "hourly", "2025-10-09", "2025-10-10", 8),
+    ("crypto", "daily", "2025-11-06", "2025-11-10", 5),
+    ("crypto", "hourly", "2025-11-08", "2025-11-08", 24),
+]
+
+
+async def until_finished(api: Api, job: str) -> dict[str, Any]:
+    for _ in range(2400):
+        body = await (await api.client.get(f"/simulate/status/{job}?details=1")).json()
+        if body["status"] not in ("pending", "running"):
+            return dict(body)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job} did not finish")
+
+
+@pytest.mark.parametrize(("key", "freq", "first", "last", "n"), CASES)
+async def test_a_job_per_market_and_frequency(api: Api, key: str, freq: str, first: str,
+                                              last: str, n: int) -> None:
+    market = markets.get(key, freq)
+    async with Store(api.stack.db) as store:
+        await upsert_bars(store, Feed(key, freq), demo.generate(
+            market, date(2025, 9, 1), date.fromisoformat(last), seed=13))
+    tag = f"{key}-{freq}"
+    path = api.stack.write_config(
+        [{"name": "bh", "basemodel": "baseline/buy-and-hold", "signature": f"bh-{tag}"},
+         {"name": "mo", "basemodel": "baseline/momentum", "signature": f"mo-{tag}"}],
+        name=f"{tag}.json", market=key, frequency=freq, data="database",
+        date_range={"init_date": "2025-09-30"})
+    ws = await api.client.ws_connect("/ws")
+    resp = await api.client.post("/simulate/trigger", json={
+        "config_path": path, "start_date": first, "end_date": last})
+    assert resp.status == 202, await resp.text()
+    job = (await resp.json())["job_id"]
+    done = await until_finished(api, job)
+    assert done["status"] == "completed", done
+    sessions = [s.id for s in market.sessions(date.fromisoformat(first),
+                                              date.fromisoformat(last))]
+    assert len(sessions) == n
+    assert done["progress"]["completed"] == 2 * n
+    finished: list[str] = []
+    while True:
+        msg = await ws.receive_json(timeout=10)
+        if msg["type"] == "model_day.finished" and msg["job_id"] == job \
+                and msg["model"] == f"bh-{tag}":
+            finished.append(msg["date"])
+        if msg["type"] == "job.finished" and msg["job_id"] == job:
+            break
+    await ws.close()
+    assert finished == sessions  # one event per session, by its id, in order
+    async with Store(api.stack.db) as store:
+        assert await violations(store) == []
+        snap = await Ledger(store).end_of_day(f"bh-{tag}")
+    assert snap is not None and snap[0] == sessions[-1]
+    held = snap[1].holdings
+    assert held, "buy-and-hold bought something"
+    for symbol, qty in held.items():
+        assert market.in_universe(symbol)
+        if key == "cn" and not symbol.startswith("688"):
+            assert qty % 100 == 0, (symbol, qty)
+        if key == "crypto":
+            assert qty == qty.quantize(Decimal("1e-8")) and qty != qty.to_integral_value()
+    res = await api.client.get(f"/results?model=bh-{tag}&detail=full")
+    body = await res.json()
+    assert res.status == 200 and body["date"] == sessions[-1], body
+    row = body["results"][0]
+    assert json.dumps(row)  # plain JSON numbers
+    assert row["positions"]["CASH"] >= 0
