@@ -117,15 +117,20 @@ SCHEMAS: dict[str, Any] = {
                        "description": "calls per tool"}}),
     "LlmUsage": _obj(["calls", "prompt_tokens", "completion_tokens", "cost_usd"], {
         "calls": INT, "prompt_tokens": INT, "completion_tokens": INT, "cost_usd": NUM}),
-    "ModelResult": _obj(["model", "positions", "daily_pnl"], {
+    "ModelResult": _obj(["model", "session", "positions", "daily_pnl"], {
         "model": STR,
+        "session": {"type": "string", "description": "the session id: its date (daily), or "
+                    "its start with the market's UTC offset (hourly)"},
         "positions": {"type": "object", "additionalProperties": NUM,
                       "description": "shares per symbol, and CASH"},
         "daily_pnl": _ref("DailyPnl"),
         "trades": _array(_ref("Trade"), "with detail=full"),
         "ai_reasoning": _ref("Reasoning"), "llm_usage": _ref("LlmUsage"),
         "log_file_path": _nullable(STR)}),
-    "Results": _obj(["date", "results"], {"date": DATE, "results": _array(_ref("ModelResult"))}),
+    "Results": _obj(["date", "results"], {
+        "date": {"type": "string", "description": "the date or session asked for (default: "
+                 "the latest session with results)"},
+        "results": _array(_ref("ModelResult"))}),
     "Point": _obj(["date", "portfolio_value", "daily_return_pct"], {
         "date": DATE, "portfolio_value": NUM, "daily_return_pct": NUM}),
     "Metrics": _obj(
@@ -259,8 +264,9 @@ def document(server: str = "http://localhost:8080", secured: bool = True) -> dic
             "/results": {"get": _op(
                 "getResults", "results", "Positions and P&L of a date",
                 {"200": _json(_ref("Results"), "results"), **_errors(400, 401, 404)},
-                parameters=[_q("date", DATE, "the session (default: the latest with "
-                               "results)"),
+                parameters=[_q("date", STR, "a date (YYYY-MM-DD: every session of that "
+                               "local day) or a session id such as 2025-10-31T10:00:00-04:00 "
+                               "(any UTC offset; default: the latest session with results)"),
                             _q("model", STR, "one model's signature"),
                             _q("detail", {"enum": ["minimal", "full"]},
                                "full adds trades, reasoning and LLM usage")])},

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from aitrader import markets
 from aitrader.api import views
 from aitrader.api.keys import CACHE, STORE
 from aitrader.errors import DataError, InvalidInput, NotFound
 from aitrader.ledger.performance import leaderboard
 from aitrader.market.calendar import nyse, parse_date
 from aitrader.store.results import results_on
+
+# the time zones session ids are written in (New York, Shanghai, UTC)
+ZONES = tuple(dict.fromkeys(markets.get(k, "hourly").schedule.zone for k in markets.KNOWN))
 
 
 def _date(request: web.Request, name: str) -> str | None:
@@ -26,18 +31,39 @@ def _date(request: web.Request, name: str) -> str | None:
         raise
 
 
+def _session(request: web.Request) -> tuple[str | None, tuple[str, ...]]:
+    """`date`: a date (every session of that local day), or a session id with any UTC offset
+    (or Z), returned with the id that instant has in each market's own offset."""
+    raw = request.query.get("date")
+    if raw is None or len(raw.strip()) == 10:
+        return _date(request, "date"), ()
+    text = raw.strip()
+    try:
+        instant = datetime.fromisoformat(text)
+        if instant.tzinfo is None or len(text) > 40:
+            raise ValueError
+    except ValueError:
+        bad = InvalidInput(f"date must be a date as YYYY-MM-DD or a session id such as "
+                           f"2025-10-31T10:00:00-04:00, got {text[:40]!r}", field="date")
+        bad.code = "invalid_date"
+        raise bad from None
+    ids = sorted({instant.astimezone(zone).isoformat() for zone in ZONES})
+    return text, tuple(ids)
+
+
 async def results(request: web.Request) -> web.Response:
     detail = request.query.get("detail", "minimal")
     if detail not in ("minimal", "full"):
         raise InvalidInput("detail must be minimal or full", field="detail")
-    day, model = _date(request, "date"), request.query.get("model") or None
+    (day, sessions), model = _session(request), request.query.get("model") or None
     store = request.app[STORE]
 
     async def build() -> dict[str, Any]:
-        return views.results(await results_on(store, day, model, full=detail == "full"))
+        return views.results(await results_on(store, day, model, full=detail == "full",
+                                              sessions=sessions))
 
     # keyed by what was parsed, never by the raw query (`%26` in a value is not a `&`)
-    key = json.dumps([day, model, detail])
+    key = json.dumps([day, sessions, model, detail])
     return await request.app[CACHE].get("results", key, build)
 
 

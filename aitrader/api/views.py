@@ -60,7 +60,8 @@ def current(answer: TriggerAnswer) -> dict[str, Any]:
 
 def _result(r: ModelResult) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "model": r.model, "positions": {**{s: num(n) for s, n in r.holdings.items()},
+        "model": r.model, "session": r.session,
+        "positions": {**{s: num(n) for s, n in r.holdings.items()},
                                         "CASH": float(r.cash)},
         "daily_pnl": {"profit": float(r.profit), "return_pct": r.return_pct,
                       "portfolio_value": float(r.value)}}

@@ -4,7 +4,7 @@ its trades, what its agent said, and its LLM usage. Read in one snapshot."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import aiosqlite
@@ -48,6 +48,7 @@ class Detail:
 @attrs.frozen
 class ModelResult:
     model: str
+    session: str
     holdings: Mapping[str, Decimal]
     cash: Decimal
     value: Decimal
@@ -63,33 +64,40 @@ class DayResults:
 
 
 async def results_on(store: Store, day: str | None, model: str | None, *,
-                     full: bool) -> DayResults:
-    """The results of `day` (default: the latest day with results), for one model or all;
-    DataError naming what is missing."""
+                     full: bool, sessions: Sequence[str] = ()) -> DayResults:
+    """The results of `day` (default: the latest session with results), for one model or
+    all; DataError naming what is missing. A bare date (YYYY-MM-DD) means every session of
+    that local day; `sessions` (the ids an instant has in each market) replaces it."""
     only = " AND e.model = ?" if model else ""
     async with store.read() as conn:
         if day is None:
             day = await scalar(conn, "SELECT MAX(date) FROM eod e WHERE 1 = 1" + only,
                                (model,) if model else ())
+            sessions = (day,) if day else ()
         if day is None:
             raise DataError("no results yet" + (f" for model {model[:64]}" if model else ""),
                             model=model)
+        if sessions:
+            which = f"e.date IN ({','.join('?' * len(sessions))})"
+            args: tuple[str, ...] = tuple(sessions)
+        else:  # a date: its daily session and every hourly session of that local day
+            which, args = "substr(e.date, 1, 10) = ?", (day,)
         cur = await conn.execute(
-            "SELECT e.model, e.attempt_id, e.cash, e.value, e.profit, e.return_pct "
-            "FROM eod e WHERE e.date = ?" + only + " ORDER BY e.model",
-            (day, model) if model else (day,))
+            "SELECT e.model, e.date, e.attempt_id, e.cash, e.value, e.profit, e.return_pct "
+            f"FROM eod e WHERE {which}" + only + " ORDER BY e.model, e.date",
+            (*args, model) if model else args)
         rows = list(await cur.fetchall())
         if not rows:
             raise DataError(f"no results on {day}" + (f" for model {model[:64]}"
                                                       if model else ""), date=day, model=model)
         out = []
-        for name, attempt, cash, value, profit, ret in rows:
+        for name, session, attempt, cash, value, profit, ret in rows:
             hcur = await conn.execute(
                 "SELECT symbol, quantity FROM holdings WHERE model = ? AND date = ? "
-                "ORDER BY symbol", (name, day))
+                "ORDER BY symbol", (name, session))
             held = {s: Decimal(n) for s, n in await hcur.fetchall()}
-            out.append(ModelResult(name, held, Decimal(cash), Decimal(value), Decimal(profit),
-                                   ret,
+            out.append(ModelResult(name, session, held, Decimal(cash), Decimal(value),
+                                   Decimal(profit), ret,
                                    await _detail(conn, attempt) if full else None))
     return DayResults(day, tuple(out))
 

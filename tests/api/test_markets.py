@@ -90,3 +90,34 @@ async def test_a_job_per_market_and_frequency(api: Api, key: str, freq: str, fir
     row = body["results"][0]
     assert json.dumps(row)  # plain JSON numbers
     assert row["positions"]["CASH"] >= 0
+
+
+async def test_results_by_session_or_by_day(api: Api) -> None:
+    """/results?date= takes a session id with any offset (answered in the market's own) or
+    a bare date meaning every session of that local day; each row names its session."""
+    cn = markets.get("cn", "hourly")
+    async with Store(api.stack.db) as store:
+        await upsert_bars(store, Feed("cn", "hourly"), demo.generate(
+            cn, date(2025, 9, 1), date(2025, 10, 10), seed=13))
+    path = api.stack.write_config(
+        [{"name": "bh", "basemodel": "baseline/buy-and-hold", "signature": "bh-days"}],
+        name="days.json", market="cn", frequency="hourly", data="database",
+        date_range={"init_date": "2025-09-30"})
+    resp = await api.client.post("/simulate/trigger", json={
+        "config_path": path, "start_date": "2025-10-09", "end_date": "2025-10-10"})
+    job = (await resp.json())["job_id"]
+    assert (await until_finished(api, job))["status"] == "completed"
+    day = await (await api.client.get("/results?date=2025-10-09&model=bh-days")).json()
+    assert day["date"] == "2025-10-09"
+    assert [r["session"] for r in day["results"]] == [
+        f"2025-10-09T{t}:00+08:00" for t in ("09:30", "10:30", "13:00", "14:00")]
+    for asked in ("2025-10-09T05:00:00Z", "2025-10-09T13:00:00%2B08:00",
+                  "2025-10-09T01:00:00-04:00"):
+        one = await (await api.client.get(f"/results?date={asked}&model=bh-days")).json()
+        assert [r["session"] for r in one["results"]] == ["2025-10-09T13:00:00+08:00"], one
+    for bad in ("2025-10-09T13:00:00", "noon", "2025-10-09T25:00:00Z"):
+        resp = await api.client.get(f"/results?date={bad}")
+        assert resp.status == 400 and (await resp.json())["error"] == "invalid_date", bad
+    latest = await (await api.client.get("/results?model=bh-days")).json()
+    assert latest["date"] == "2025-10-10T14:00:00+08:00"
+    assert [r["session"] for r in latest["results"]] == ["2025-10-10T14:00:00+08:00"]
