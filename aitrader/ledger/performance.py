@@ -180,6 +180,10 @@ async def benchmark_series(
     )
 
 
+class NotImplementedFeed(DataError):
+    """Performance for a market and frequency that has no benchmark and series yet."""
+
+
 @attrs.frozen
 class Leaderboard:
     start: str
@@ -200,11 +204,18 @@ async def leaderboard(
 ) -> Leaderboard:
     async with store.read() as conn:
         cur = await conn.execute(
-            "SELECT signature, init_date, initial_cash FROM models ORDER BY signature"
-        )
-        rows = [(m, d, Decimal(c)) for m, d, c in await cur.fetchall()
-                if models is None or m in models]
+            "SELECT signature, init_date, initial_cash, market, frequency FROM models "
+            "ORDER BY signature")
+        every = [r for r in await cur.fetchall() if models is None or r[0] in models]
+    # the leaderboard is NASDAQ-100 daily's (QQQ): other markets' benchmarks, sessions per
+    # year and series are not built yet (issue 13); their models are not mixed in here
+    rows = [(m, d, Decimal(c)) for m, d, c, mk, f in every if (mk, f) == ("us", "daily")]
     last = await latest_session(store, FEED, BENCHMARK)
+    if not rows and every:
+        kinds = sorted({f"{mk}/{f}" for *_, mk, f in every})
+        raise NotImplementedFeed(
+            f"performance is computed for NASDAQ-100 daily models only so far; "
+            f"{', '.join(kinds)} is not built yet (see /results for their sessions)")
     if not rows:
         raise NotFound("no models in the ledger yet")
     if not last:

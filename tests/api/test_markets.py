@@ -90,6 +90,10 @@ async def test_a_job_per_market_and_frequency(api: Api, key: str, freq: str, fir
     row = body["results"][0]
     assert json.dumps(row)  # plain JSON numbers
     assert row["positions"]["CASH"] >= 0
+    # performance is NASDAQ-100 daily's only so far: said plainly, never a wrong benchmark
+    perf = await api.client.get(f"/results/performance?model=bh-{tag}")
+    assert perf.status == 404 and f"{key}/{freq} is not built yet" in (
+        await perf.json())["message"]
 
 
 async def test_results_by_session_or_by_day(api: Api) -> None:
