@@ -21,7 +21,7 @@ from aitrader.agent.factory import check_model
 from aitrader.config import load_config
 from aitrader.errors import ConfigError
 from aitrader.events import EventBus, Subscription
-from aitrader.ledger.performance import Leaderboard, leaderboard
+from aitrader.ledger.performance import Leaderboard, NotImplementedFeed, leaderboard
 from aitrader.market import demo
 from aitrader.market.calendar import nyse
 from aitrader.settings import TOOL_SERVERS, Settings
@@ -170,8 +170,13 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
             async with SimulationHost(settings, bus) as host:
                 status = await _drive(store, sub, host, config_file.name, start, end, console)
         models = [m.signature for m in config.enabled]
-        board = await leaderboard(store, nyse(), start=start, end=end, models=models)
-    console.print(leaderboard_table(board))
+        try:
+            board = await leaderboard(store, nyse(), start=start, end=end, models=models)
+        except NotImplementedFeed as exc:  # another market: its sessions are in the ledger
+            board = None
+            console.print(f"[yellow]{exc.message}[/]", highlight=False)
+    if board is not None:
+        console.print(leaderboard_table(board))
     return 0 if status in ("completed", "current") else 1
 
 
