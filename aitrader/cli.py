@@ -316,10 +316,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from aitrader.demo import run_demo
+    from aitrader.demo import config_name, run_demo
 
     end = parse_date(args.end, field="--end").isoformat() if args.end else None
-    return await run_demo(settings, console, end=end)
+    return await run_demo(settings, console, end=end,
+                          config=config_name(args.market, args.frequency))
 
 
 async def cmd_prepare(settings: Settings, args: argparse.Namespace) -> int:
@@ -418,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "WebSocket; runs until Ctrl-C", cmd_demo)
     dm.add_argument("--end", metavar="DATE",
                     help="simulate up to this date (default: the latest session)")
+    dm.add_argument("--market", choices=markets.KNOWN, default="us",
+                    help="which market (default us); each runs configs/demo_<market>_"
+                         "<frequency>.json (us daily: default_config.json)")
+    dm.add_argument("--frequency", choices=markets.FREQUENCIES, default="daily",
+                    help="daily or hourly sessions (default daily)")
     command(sub, "prepare", "check the settings and the default config, and generate the "
             "demo market if it is used (the container runs it first)", cmd_prepare)
     m = command(sub, "mcp", "run the four tool servers until Ctrl-C, restarting one that "

@@ -25,11 +25,25 @@ from aitrader.settings import Settings
 from aitrader.store import Store
 
 
-async def run_demo(settings: Settings, console: Console, *, end: str | None = None) -> int:
-    config = load_config(settings.configs_dir / "default_config.json")
+def config_name(market: str = "us", frequency: str = "daily") -> str:
+    """The config a demo of that market and frequency runs (shipped in configs/)."""
+    if (market, frequency) == ("us", "daily"):
+        return "default_config.json"
+    return f"demo_{market}_{frequency}.json"
+
+
+async def run_demo(settings: Settings, console: Console, *, end: str | None = None,
+                   config: str = "default_config.json") -> int:
+    path = settings.configs_dir / config
+    if not path.is_file():
+        console.print(f"[red]error:[/red] {path.name} is not in the configs folder (the demo "
+                      "of each market runs the config shipped for it)", highlight=False)
+        return 2
+    config_path = f"configs/{config}"
+    sim = load_config(path)
     async with Store(settings.db_path) as store:
-        n = await demo.ensure(store, config.venue, date.fromisoformat(config.date_range.init_date),
-                                settings.demo_seed)
+        n = await demo.ensure(store, sim.venue, date.fromisoformat(sim.date_range.init_date),
+                              settings.demo_seed)
     if n:
         console.print(f"generated {n:,} bars of the synthetic demo market")
     async with tool_servers(settings) as how:
@@ -44,7 +58,8 @@ async def run_demo(settings: Settings, console: Console, *, end: str | None = No
             else {}
         try:
             async with aiohttp.ClientSession(base, headers=headers) as http:
-                await _drive(http, console, {"end_date": end} if end else {})
+                request = {"config_path": config_path, **({"end_date": end} if end else {})}
+                await _drive(http, console, request)
             console.print(f"\nthe service keeps running on {base}; Ctrl-C stops it")
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

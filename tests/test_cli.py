@@ -246,15 +246,23 @@ def test_run_the_demo_simulation_then_catch_up(tmp_path: Path) -> None:
     assert "ledger invariants hold" in check.stdout
 
 
-def test_demo_drives_the_service_then_stops_on_sigterm(tmp_path: Path) -> None:
-    """`aitrader demo`: the service and tool servers come up, the catch-up runs through the
-    API and the WebSocket, /results is printed, /health answers; SIGTERM stops everything."""
+@pytest.mark.parametrize(("args", "says"), [
+    ((), ("completed (10 model-days)", "GET /results  2025-10-08", "momentum")),
+    (("--market", "crypto"), ("completed (10 model-days)", "GET /results  2025-11-05",
+                             "momentum-crypto-daily")),
+], ids=["us-daily", "crypto-daily"])
+def test_demo_drives_the_service_then_stops_on_sigterm(tmp_path: Path, args: tuple[str, ...],
+                                                       says: tuple[str, ...]) -> None:
+    """`aitrader demo [--market ...]`: the service and tool servers come up, the catch-up runs
+    through the API and the WebSocket, /results is printed, /health answers; SIGTERM stops
+    everything."""
     ports = free_ports(5)
     env = {**os.environ, **tool_env(ports[:4], AITRADER_DB=str(tmp_path / "demo.db"),
                                      AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"),
                                      AITRADER_DATA_DIR=str(tmp_path / "data"),
                                      API_PORT=str(ports[4]))}
-    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "demo", "--end", "2025-10-08"],
+    end = "2025-11-05" if args else "2025-10-08"
+    proc = subprocess.Popen([sys.executable, "-m", "aitrader", "demo", "--end", end, *args],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     lines = []
@@ -265,8 +273,7 @@ def test_demo_drives_the_service_then_stops_on_sigterm(tmp_path: Path) -> None:
             lines.append(line)
         out = "".join(lines)
         assert "POST /simulate/trigger -> 202" in out
-        assert "completed (10 model-days)" in out
-        assert "GET /results  2025-10-08" in out and "momentum" in out
+        assert all(x in out for x in says), out
         with urllib.request.urlopen(f"http://127.0.0.1:{ports[4]}/health", timeout=5) as r:
             assert r.status == 200
         proc.send_signal(signal.SIGTERM)

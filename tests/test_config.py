@@ -36,6 +36,15 @@ def test_the_shipped_config_is_valid() -> None:
     assert config.starting_cash == 10000
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("demo_*.json")),
+                         ids=lambda p: p.stem)
+def test_the_shipped_demo_configs_are_valid(path: Path) -> None:
+    """One per market and frequency but US daily (the default config), baselines only."""
+    config = load_config(path)
+    assert path.name == f"demo_{config.market}_{config.frequency}.json"
+    assert config.data == "demo" and all(m.is_baseline for m in config.enabled)
+
+
 @pytest.mark.parametrize(("doc", "market", "data", "cash"), [
     ({"market": "database"}, "us/daily", "database", "10000"),
     ({"market": "cn", "frequency": "hourly"}, "cn/hourly", "demo", "100000"),
