@@ -1,21 +1,31 @@
-"""Reading Alpha Vantage TIME_SERIES_DAILY documents and AI-Trader's merged.jsonl (same shape,
-with "1. buy price" / "4. sell price", and the newest day cut to its open)."""
+"""Reading Alpha Vantage series documents and AI-Trader's merged files (same shape, with
+"1. buy price" / "4. sell price", and the newest bar cut to its open), for every market.
+
+The market comes from the symbol (`AAPL`, `600028.SH` or Alpha Vantage's `600028.SHH`,
+`BTC`), the frequency from the series key (`Time Series (Daily)` or `(60min)`). Hourly keys
+are wall-clock times in the market's zone: US and crypto label a bar by its start, the
+original's A-share files by its END (`10:30:00` is the 09:30 bar); each becomes its session
+id. A key that is no session of the market is skipped and reported."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from aitrader import markets
 from aitrader.errors import DataError, InvalidInput
-from aitrader.market.prices import Bar
+from aitrader.market.prices import US_DAILY, Bar, Feed
 from aitrader.market.symbols import normalise
+from aitrader.markets import Market
 from aitrader.money import dec
 
 SERIES_KEY = "Time Series (Daily)"
+HOURLY_KEY = "Time Series (60min)"
 _OPEN = ("1. open", "1. buy price")
 _CLOSE = ("4. close", "4. sell price")
 
@@ -37,7 +47,7 @@ def notice_of(doc: object) -> Notice | None:
     """
     if not isinstance(doc, dict):
         return Notice("unknown", "the response is not a JSON object")
-    if SERIES_KEY in doc:
+    if SERIES_KEY in doc or HOURLY_KEY in doc:
         return None
     if "Error Message" in doc:
         return Notice("invalid", str(doc["Error Message"]))
@@ -64,6 +74,35 @@ class ParsedSeries:
     symbol: str
     bars: list[Bar]
     skipped: list[str]  # "date: why" for each day that was not a usable bar
+    feed: Feed = US_DAILY
+
+
+def market_of(raw_symbol: str, hourly: bool) -> tuple[Market, str]:
+    """The market a symbol trades in, and the symbol as stored there (US when none claims
+    it: a symbol outside every universe is kept as it was, under the US market)."""
+    frequency = "hourly" if hourly else "daily"
+    for key in ("cn", "crypto"):
+        market = markets.get(key, frequency)
+        sym = market.normalise(raw_symbol)
+        bench = market.benchmark.symbol
+        if market.in_universe(sym) or sym == bench:
+            return market, sym
+    return markets.get("us", frequency), normalise(raw_symbol)
+
+
+def _session_id(market: Market, key: str) -> str | None:
+    """A series key as the session id it names in `market`, or None."""
+    if not market.hourly:
+        return key if len(key) == 10 and key[4] == "-" and key[7] == "-" else None
+    try:
+        wall = datetime.fromisoformat(key.strip())
+    except ValueError:
+        return None
+    start = wall.replace(tzinfo=market.schedule.zone)
+    if market.key == "cn":  # the original labels A-share bars by their end
+        start -= timedelta(hours=1)
+    found = market.schedule.at(start)
+    return found.id if found else None
 
 
 def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSeries:
@@ -75,12 +114,15 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
     if notice:
         raise DataError(f"not a daily series: {notice.message}", kind=notice.kind)
     meta = doc.get("Meta Data") or {}
-    symbol = normalise(meta.get("2. Symbol", ""))
-    if not symbol:
+    raw_symbol = str(meta.get("2. Symbol") or meta.get("2. Digital Currency Code") or "")
+    if not raw_symbol.strip():
         raise DataError("the series has no '2. Symbol' in its Meta Data")
-    series = doc[SERIES_KEY]
+    hourly = HOURLY_KEY in doc
+    market, symbol = market_of(raw_symbol, hourly)
+    key_name = HOURLY_KEY if hourly else SERIES_KEY
+    series = doc[key_name]
     if not isinstance(series, dict):
-        raise DataError(f"{symbol}: '{SERIES_KEY}' is not an object")
+        raise DataError(f"{symbol}: '{key_name}' is not an object")
     if source is None:
         renamed = any(isinstance(v, dict) and _OPEN[1] in v for v in series.values())
         source = "aitrader" if renamed else "alphavantage"
@@ -97,7 +139,7 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
         try:
             bar = Bar(
                 symbol=symbol,
-                session=day if len(day) == 10 and day[4] == "-" and day[7] == "-" else "",
+                session=_session_id(market, str(day)) or "",
                 open=dec(opened),
                 high=dec(values["2. high"]),
                 low=dec(values["3. low"]),
@@ -108,13 +150,21 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
         except (ValueError, TypeError):
             skipped.append(f"{day}: a value is not a number")
             continue
-        why = "not a YYYY-MM-DD date" if not bar.session else bar.problem()
+        why = (("not a YYYY-MM-DD date" if not market.hourly else
+                f"not a {market.title} session") if not bar.session else bar.problem())
         if why:
             skipped.append(f"{day}: {why}")
             continue
         bars.append(bar)
     bars.sort(key=lambda b: b.session)
-    return ParsedSeries(symbol, bars, skipped)
+    if bars:  # a value off by a factor of ten from the series' median is not this series
+        # (Alpha Vantage's 000016.SHH starts with bars near 4.7 for an index near 2,700)
+        median = sorted(b.close for b in bars)[len(bars) // 2]
+        sane = [b for b in bars if median / 10 <= b.close <= median * 10]
+        skipped.extend(f"{b.session}: close {b.close} is implausible for a series around "
+                       f"{median}" for b in bars if b not in sane)
+        bars = sane
+    return ParsedSeries(symbol, bars, skipped, Feed(market.key, market.frequency))
 
 
 def read_documents(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -9,7 +9,7 @@ import attrs
 
 from aitrader.errors import DataError
 from aitrader.market.avformat import parse_series, read_documents
-from aitrader.market.prices import US_DAILY, upsert_bars
+from aitrader.market.prices import upsert_bars
 from aitrader.store import Store
 
 
@@ -33,7 +33,7 @@ async def import_price_files(store: Store, paths: Iterable[Path]) -> ImportSumma
             except DataError as exc:
                 summary.rejected.append(f"{origin}: {exc.message}")
                 continue
-            written = await upsert_bars(store, US_DAILY, series.bars)
+            written = await upsert_bars(store, series.feed, series.bars)
             summary.symbols[series.symbol] = summary.symbols.get(series.symbol, 0) + written
             summary.skipped.extend(f"{series.symbol} {why}" for why in series.skipped)
     return summary

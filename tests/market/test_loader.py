@@ -12,7 +12,7 @@ from aitrader.errors import DataError, InvalidInput
 from aitrader.market.avformat import notice_of, parse_series
 from aitrader.market.calendar import nyse
 from aitrader.market.loader import import_price_files
-from aitrader.market.prices import US_DAILY, get_bar
+from aitrader.market.prices import US_DAILY, Feed, get_bar
 from aitrader.market.status import price_status
 from aitrader.store import Store
 from tests.conftest import shared_data
@@ -132,3 +132,51 @@ async def test_bad_files_are_refused_clearly(store: Store, tmp_path: Path) -> No
     note.write_text(json.dumps({"Note": "call frequency is 5 calls per minute"}))
     summary = await import_price_files(store, [note])
     assert summary.bars == 0 and summary.rejected[0].startswith("note.json: not a daily series")
+
+
+@pytest.mark.parametrize(("parts", "feed", "symbols", "bars", "first", "last"), [
+    (("sse50-daily", "merged.jsonl"), ("cn", "daily"), 50, 1450, "2025-10-09", "2025-11-18"),
+    (("sse50-hourly", "merged_hourly.jsonl"), ("cn", "hourly"), 50, 5950,
+     "2025-10-09T09:30:00+08:00", "2025-11-19T13:00:00+08:00"),  # labels are bar ends
+    (("sse50-daily", "index_daily_sse_50.json"), ("cn", "daily"), 1, 31, "2025-09-30",
+     "2025-11-19"),
+    (("crypto-daily", "coin"), ("crypto", "daily"), 10, 3560, "2024-11-26", "2025-11-16"),
+    (("crypto-hourly", "coin"), ("crypto", "hourly"), 8, 2800,
+     "2025-10-20T21:00:00+00:00", "2025-11-10T07:00:00+00:00"),
+    (("nasdaq100-hourly",), ("us", "hourly"), 102, 17748, "2025-10-01T10:00:00-04:00",
+     "2025-11-10T15:00:00-05:00"),  # daylight saving ends on 2 November
+])
+async def test_the_originals_files_of_every_market_import(
+        store: Store, parts: tuple[str, ...], feed: tuple[str, str], symbols: int, bars: int,
+        first: str, last: str) -> None:
+    """Each real file lands in its market's feed, its keys turned into session ids."""
+    summary = await import_price_files(store, [shared_data(*parts)])
+    assert (len(summary.symbols), summary.bars) == (symbols, bars)
+    async with store.read() as conn:
+        cur = await conn.execute(
+            "SELECT market, frequency, MIN(session), MAX(session) FROM bars GROUP BY 1, 2")
+        assert [tuple(r) for r in await cur.fetchall()] == [(*feed, first, last)]
+
+
+async def test_an_a_share_hourly_bar_is_named_by_its_start(store: Store) -> None:
+    await import_price_files(store, [shared_data("sse50-hourly", "merged_hourly.jsonl")])
+    async with store.read() as conn:
+        bar = await get_bar(conn, Feed("cn", "hourly"), "600028.SH",
+                            "2025-10-09T09:30:00+08:00")  # the file's "2025-10-09 10:30:00"
+    assert bar is not None and (bar.open, bar.close) == (Decimal("5.29"), Decimal("5.31"))
+
+
+async def test_alpha_vantage_shanghai_files_and_their_traps(store: Store) -> None:
+    """`.SHH` is stored `.SH`; `1,433.3300` is 1433.33; the index file's first bars (near
+    4.7, not the index) are skipped and reported, not imported."""
+    summary = await import_price_files(store, [shared_data("sse50-daily", "alphavantage")])
+    assert len(summary.symbols) == 51 and "000016.SH" in summary.symbols
+    assert any(s.startswith("000016.SH 2025-06-12: close 4.7900 is implausible")
+               for s in summary.skipped), summary.skipped
+    async with store.read() as conn:
+        bar = await get_bar(conn, Feed("cn", "daily"), "600519.SH", "2025-11-06")
+        cur = await conn.execute("SELECT MIN(CAST(close AS REAL)) FROM bars "
+                                 "WHERE symbol = '000016.SH'")
+        lowest = (await cur.fetchone() or (0,))[0]
+    assert bar is not None and bar.close == Decimal("1433.33")
+    assert lowest > 2000
