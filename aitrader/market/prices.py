@@ -188,16 +188,6 @@ async def has_session(conn: aiosqlite.Connection, feed: Feed, session: str) -> b
     return await cur.fetchone() is not None
 
 
-async def last_real(store: Store, feed: Feed, symbol: str) -> str | None:
-    """The newest session of `symbol` that is not demo data."""
-    async with store.read() as conn:
-        cur = await conn.execute(
-            "SELECT MAX(session) FROM bars WHERE market = ? AND frequency = ? AND symbol = ? "
-            "AND source != 'demo'", (feed.market, feed.frequency, symbol))
-        row = await cur.fetchone()
-    return row[0] if row else None
-
-
 @attrs.frozen
 class SymbolSpan:
     symbol: str

@@ -101,7 +101,8 @@ class Market:
         if later:
             return later[0]
         nxt = self.schedule.calendar().next(day)
-        return self.sessions_of_day(nxt)[0] if nxt and self.sessions_of_day(nxt) else None
+        following = self.sessions_of_day(nxt) if nxt else []
+        return following[0] if following else None
 
     def previous_session(self, before: str) -> Session | None:
         """The last session before the session `before`: earlier that day, or the last of
@@ -111,7 +112,8 @@ class Market:
         if earlier:
             return earlier[-1]
         prev = self.schedule.calendar().previous(day)
-        return self.sessions_of_day(prev)[-1] if prev and self.sessions_of_day(prev) else None
+        preceding = self.sessions_of_day(prev) if prev else []
+        return preceding[-1] if preceding else None
 
     def in_universe(self, symbol: str) -> bool:
         return symbol in self.symbols

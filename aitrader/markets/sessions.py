@@ -10,7 +10,7 @@ the daylight-saving shifts), so SQL can order and compare them as text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -136,7 +136,3 @@ def _offset_example(zone: ZoneInfo, naive: datetime) -> str:
 def _bad(raw: str, field: str) -> InvalidInput:
     return InvalidInput(f"{field} must be a date (YYYY-MM-DD) or a session id "
                         f"(YYYY-MM-DDTHH:MM:SS+HH:MM), got {raw[:40]!r}", field=field)
-
-
-def ids(sessions: Sequence[Session]) -> list[str]:
-    return [s.id for s in sessions]

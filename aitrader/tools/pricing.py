@@ -9,6 +9,7 @@ dates.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,8 +26,11 @@ HOURLY_FORMAT = ("date must be YYYY-MM-DD (a whole day) or a session's start suc
                  "{example}")
 
 
-def _lookable(market: Market) -> frozenset[str]:
-    """The symbols a model may ask for: its universe and the benchmark series."""
+@functools.cache
+def _lookable(key: str, frequency: str) -> frozenset[str]:
+    """The symbols a model may ask for: its universe and the benchmark series (built once
+    per market, not per call)."""
+    market = markets.get(key, frequency)
     bench = market.benchmark
     extra = {bench.symbol} if bench.kind is BenchmarkKind.SERIES else set()
     return market.symbols | extra
@@ -49,7 +53,7 @@ async def price_for(store: Store, ident: Identity, symbol: object, when: object
     text = str(when).strip()[:40]
     base: dict[str, Any] = {"symbol": sym, "date": text}
     now = market.session(ident.date)
-    if sym not in _lookable(market):
+    if sym not in _lookable(market.key, market.frequency):
         return {**base, "error": f"unknown symbol {sym!r}: prices cover the {market.title} "
                                  "universe and its benchmark"}
     feed = Feed(market.key, market.frequency)
