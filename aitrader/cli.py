@@ -25,18 +25,6 @@ console = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:+.2f}%"
-
-
-def _share(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.2f}%"
-
-
-def _num(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
-
-
 async def _with_store(settings: Settings, *, readonly: bool = False) -> Store:
     """The database; `readonly` for the commands that only read: the file must exist, and
     nothing (not even its folder) is created."""
@@ -205,50 +193,25 @@ async def cmd_export_aitrader(settings: Settings, args: argparse.Namespace) -> i
 
 async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.ledger.performance import leaderboard
+    from aitrader.report import leaderboard_json, leaderboard_table
 
     start = parse_date(args.start, field="--start").isoformat() if args.start else None
     end = parse_date(args.end, field="--end").isoformat() if args.end else None
     if start and end and end < start:
         raise InvalidInput(f"--end {end} is before --start {start}", field="--end")
+    market = markets.get(args.market, args.frequency or "daily") if args.market else None
+    if args.frequency and not args.market:
+        raise InvalidInput("--frequency needs --market", field="--market")
     store = await _with_store(settings, readonly=True)
     try:
-        board = await leaderboard(store, nyse(), start=start, end=end)
+        board = await leaderboard(store, market, start=start, end=end)
     finally:
         await store.close()
     if args.json:
-        rows = [*board.models, *([board.benchmark] if board.benchmark else [])]
-        print(json.dumps({"start": board.start, "end": board.end, "synthetic": board.synthetic,
-                          "rows": [{"name": s.name, "value": round(s.metrics.end_value, 4),
-                                    **{k: v for k, v in vars_of(s.metrics).items()}}
-                                   for s in rows]}))
+        print(json.dumps(leaderboard_json(board)))
         return 0
-    title = f"Leaderboard {board.start} to {board.end}"
-    if board.synthetic:
-        title += " (synthetic demo market)"
-    table = Table(title=title)
-    for col in ("#", "model", "value", "cum. return", "ann. return", "volatility", "Sharpe",
-                "Sortino", "max drawdown", "Calmar", "win rate"):
-        table.add_column(col, justify="right" if col not in ("model",) else "left")
-    rows = list(board.models)
-    for i, s in enumerate([*rows, *([board.benchmark] if board.benchmark else [])], 1):
-        m = s.metrics
-        is_bench = board.benchmark is s
-        table.add_row("" if is_bench else str(i),
-                      f"{s.name} (benchmark)" if is_bench else s.name,
-                      f"{m.end_value:,.2f}", _pct(m.cumulative_return),
-                      _pct(m.annualised_return), _share(m.volatility), _num(m.sharpe),
-                      _num(m.sortino), _pct(m.max_drawdown), _num(m.calmar), _share(m.win_rate))
-    console.print(table)
-    if any(s.metrics.short_window for s in rows):
-        console.print("[dim]annualised figures rest on fewer than 20 sessions: read them as "
-                      "indications only[/]")
+    console.print(leaderboard_table(board))
     return 0
-
-
-def vars_of(obj: Any) -> dict[str, Any]:
-    import attrs
-
-    return attrs.asdict(obj)
 
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
@@ -402,7 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     bk = command(sub, "backup", "copy the database to a new file, safely while the service "
                  "runs", cmd_backup, sync=True)
     bk.add_argument("dest", help="the new file")
-    r = command(sub, "report", "leaderboard with the QQQ benchmark", cmd_report)
+    r = command(sub, "report", "leaderboard of one market with its benchmark and index",
+                cmd_report)
+    r.add_argument("--market", choices=markets.KNOWN,
+                   help="the market (default: the models' own, when they share one)")
+    r.add_argument("--frequency", choices=markets.FREQUENCIES, help="with --market "
+                   "(default daily)")
     r.add_argument("--start", metavar="DATE", help="first session of the window")
     r.add_argument("--end", metavar="DATE", help="last session of the window")
     r.add_argument("--json", action="store_true", help="print JSON on stdout only")

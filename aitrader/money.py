@@ -43,6 +43,12 @@ def mul(a: Decimal, b: Decimal) -> Decimal:
         return a * b
 
 
+def div(a: Decimal, b: Decimal) -> Decimal:
+    """a / b to 50 significant digits (a fractional unit count, a ratio)."""
+    with localcontext(LEDGER):
+        return a / b
+
+
 def num(value: Decimal) -> float | int:
     """For JSON: an int when whole (shares: 100), else the nearest float (8500.25)."""
     return int(value) if value == value.to_integral_value() else float(value)

@@ -21,9 +21,9 @@ from aitrader.agent.factory import check_model
 from aitrader.config import load_config
 from aitrader.errors import ConfigError
 from aitrader.events import EventBus, Subscription
-from aitrader.ledger.performance import Leaderboard, NotImplementedFeed, leaderboard
+from aitrader.ledger.performance import leaderboard
 from aitrader.market import demo
-from aitrader.market.calendar import nyse
+from aitrader.report import leaderboard_table
 from aitrader.settings import TOOL_SERVERS, Settings
 from aitrader.store import Store
 from aitrader.store import jobs as jobstore
@@ -133,23 +133,6 @@ async def follow(store: Store, sub: Subscription, job: JobRow, console: Console)
     return status
 
 
-def leaderboard_table(board: Leaderboard) -> Table:
-    title = f"Leaderboard {board.start} to {board.end}"
-    if board.synthetic:
-        title += " (synthetic demo market)"
-    t = Table(title=title)
-    for col in ("model", "value", "cum. return", "Sharpe", "max drawdown", "win rate"):
-        t.add_column(col, justify="left" if col == "model" else "right")
-    rows = [*board.models, *([board.benchmark] if board.benchmark else [])]
-    for s in rows:
-        m = s.metrics
-        t.add_row(f"{s.name} (benchmark)" if s is board.benchmark else s.name,
-                  f"{m.end_value:,.2f}", f"{m.cumulative_return * 100:+.2f}%",
-                  "-" if m.sharpe is None else f"{m.sharpe:.2f}", f"{m.max_drawdown * 100:.2f}%",
-                  "-" if m.win_rate is None else f"{m.win_rate * 100:.1f}%")
-    return t
-
-
 async def run_simulation(settings: Settings, config_file: Path, *, start: str | None,
                          end: str | None, console: Console) -> int:
     config = load_config(config_file)  # anywhere: only the HTTP API is held to configs/
@@ -170,13 +153,8 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
             async with SimulationHost(settings, bus) as host:
                 status = await _drive(store, sub, host, config_file.name, start, end, console)
         models = [m.signature for m in config.enabled]
-        try:
-            board = await leaderboard(store, nyse(), start=start, end=end, models=models)
-        except NotImplementedFeed as exc:  # another market: its sessions are in the ledger
-            board = None
-            console.print(f"[yellow]{exc.message}[/]", highlight=False)
-    if board is not None:
-        console.print(leaderboard_table(board))
+        board = await leaderboard(store, config.venue, start=start, end=end, models=models)
+    console.print(leaderboard_table(board, full=False))
     return 0 if status in ("completed", "current") else 1
 
 

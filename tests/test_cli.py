@@ -92,12 +92,19 @@ def test_real_data_import_and_october_leaderboard(tmp_path: Path) -> None:
     assert rep.returncode == 0, rep.stderr
     assert "Leaderboard 2025-10-01 to 2025-10-30" in rep.stdout
     assert "QQQ (benchmark)" in rep.stdout and "synthetic" not in rep.stdout
+    # QQQ's own close-to-close (the published +3.78%: from the close of the models' init
+    # date) beside whole shares bought at the 10-02 open (+3.04%); 252 sessions a year, USD
+    assert "index QQQ (close to close) 2025-10-01 to 2025-10-30: +3.78%" in rep.stdout
+    assert "QQQ (benchmark)" in rep.stdout and "+3.04%" in rep.stdout
+    assert "annualised with 252 sessions per year; amounts in USD" in rep.stdout
     lines = [x for x in rep.stdout.splitlines() if "deepseek-chat-v3.1" in x]
     assert lines and "11,388.94" in lines[0] and "+13.89%" in lines[0]
     js = json.loads(run(tmp_path, "report", "--json", "--start", "2025-10-01",
                         "--end", "2025-10-30").stdout)
     assert js["rows"][0]["name"] == "deepseek-chat-v3.1"
-    assert js["rows"][-1]["name"] == "QQQ"
+    assert js["rows"][-1]["name"] == "QQQ" and js["rows"][-1]["benchmark"]
+    assert js["currency"] == "USD" and js["periods_per_year"] == 252
+    assert js["index"]["from_session"] == "2025-10-01"
     assert {"sharpe", "sortino", "max_drawdown", "calmar", "win_rate", "volatility",
             "annualised_return", "cumulative_return"} <= set(js["rows"][0])
     chk = run(tmp_path, "ledger", "check")

@@ -132,24 +132,46 @@ SCHEMAS: dict[str, Any] = {
                  "the latest session with results)"},
         "results": _array(_ref("ModelResult"))}),
     "Point": _obj(["date", "portfolio_value", "daily_return_pct"], {
-        "date": DATE, "portfolio_value": NUM, "daily_return_pct": NUM}),
+        "date": {"type": "string", "description": "the session id (a date for daily runs); "
+                 "the first point is the baseline: an init date or the session before the "
+                 "window"}, "portfolio_value": NUM, "daily_return_pct": NUM}),
     "Metrics": _obj(
         ["sessions", "start_value", "end_value", "cumulative_return", "annualised_return",
          "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "win_rate",
-         "short_window"], {
+         "short_window", "periods_per_year"], {
             "sessions": INT, "start_value": NUM, "end_value": NUM, "cumulative_return": NUM,
             "annualised_return": _nullable(NUM), "volatility": _nullable(NUM),
             "sharpe": _nullable(NUM), "sortino": _nullable(NUM), "max_drawdown": NUM,
             "calmar": _nullable(NUM), "win_rate": _nullable(NUM),
             "short_window": {**BOOL, "description": "fewer than 20 sessions: annualised "
-                             "figures are indications only"}}),
+                             "figures are indications only"},
+            "periods_per_year": {**INT, "description": "the sessions per year annualised "
+                                 "figures scale by (252 US daily, 1512 US hourly, 242 / 968 "
+                                 "SSE 50, 365 / 8760 crypto)"}}),
     "Series": _obj(["series", "metrics"], {"series": _array(_ref("Point")),
                                            "metrics": _ref("Metrics")}),
     "BenchmarkSeries": _obj(["symbol", "series", "metrics"], {
-        "symbol": STR, "series": _array(_ref("Point")), "metrics": _ref("Metrics")}),
-    "Performance": _obj(["start_date", "end_date", "models", "benchmark"], {
+        "symbol": STR, "name": STR,
+        "units": {"enum": ["whole", "fractional"], "description": "QQQ is bought in whole "
+                  "shares; an index or basket in fractional units"},
+        "series": _array(_ref("Point")), "metrics": _ref("Metrics")}),
+    "IndexReturn": _obj(["symbol", "name", "from_session", "to_session", "return"], {
+        "symbol": STR, "name": STR,
+        "from_session": {**_nullable(STR), "description": "the close it starts from: the "
+                         "session before the window"},
+        "to_session": _nullable(STR),
+        "return": {**_nullable(NUM), "description": "close to close, as a fraction (null "
+                   "when a close is missing: see note)"},
+        "note": _nullable(STR)}),
+    "Performance": _obj(["start_date", "end_date", "models", "benchmark", "index"], {
         "start_date": _nullable(DATE), "end_date": _nullable(DATE),
         "synthetic": {**BOOL, "description": "the window's prices include the demo market"},
+        "market": {"enum": ["us", "cn", "crypto"]},
+        "frequency": {"enum": ["daily", "hourly"]},
+        "currency": {**STR, "examples": ["USD", "CNY", "USDT"]},
+        "periods_per_year": INT,
+        "notes": _array(STR, "what the figures rest on (e.g. USD quotes used as USDT)"),
+        "index": _nullable(_ref("IndexReturn")),
         "models": {"type": "object", "additionalProperties": _ref("Series"),
                    "description": "by model signature, best cumulative return first"},
         "benchmark": _nullable(_ref("BenchmarkSeries"))}),
@@ -271,13 +293,19 @@ def document(server: str = "http://localhost:8080", secured: bool = True) -> dic
                             _q("detail", {"enum": ["minimal", "full"]},
                                "full adds trades, reasoning and LLM usage")])},
             "/results/performance": {"get": _op(
-                "getPerformance", "results", "Value series and metrics per model, with QQQ",
+                "getPerformance", "results",
+                "Value series and metrics per model, with the market's benchmark",
                 {"200": _json(_ref("Performance"), "performance (empty, with a null "
                               "benchmark, before any model has a history)"),
                  **_errors(400, 401, 404)},
                 parameters=[_q("model", STR, "one model's signature"),
-                            _q("start_date", DATE, "the first session"),
-                            _q("end_date", DATE, "the last session")])},
+                            _q("market", {"enum": ["us", "cn", "crypto"]},
+                               "the market (default: the models' own; needed when they "
+                               "trade several)"),
+                            _q("frequency", {"enum": ["daily", "hourly"]},
+                               "with market (default daily)"),
+                            _q("start_date", DATE, "the first day of the window"),
+                            _q("end_date", DATE, "the last day of the window")])},
             "/health": {"get": _op(
                 "getHealth", "service", "Health of the service and the tool servers",
                 {"200": _json(_ref("Health"), "healthy"),

@@ -13,7 +13,7 @@ from aitrader.api import views
 from aitrader.api.keys import CACHE, STORE
 from aitrader.errors import DataError, InvalidInput, NotFound
 from aitrader.ledger.performance import leaderboard
-from aitrader.market.calendar import nyse, parse_date
+from aitrader.market.calendar import parse_date
 from aitrader.store.results import results_on
 
 # the time zones session ids are written in (New York, Shanghai, UTC)
@@ -67,13 +67,25 @@ async def results(request: web.Request) -> web.Response:
     return await request.app[CACHE].get("results", key, build)
 
 
+def _market(request: web.Request) -> markets.Market | None:
+    """`market` (us, cn, crypto) and `frequency` (daily, hourly; default daily), or None: the
+    models' own market."""
+    key, freq = request.query.get("market"), request.query.get("frequency")
+    if key is None and freq is None:
+        return None
+    if key is None:
+        raise InvalidInput("frequency needs market (us, cn or crypto)", field="market")
+    return markets.get(key, freq or "daily")
+
+
 async def performance(request: web.Request) -> web.Response:
     model = request.query.get("model") or None
     start, end = _date(request, "start_date"), _date(request, "end_date")
     if start and end and end < start:
         raise InvalidInput("end_date is before start_date", field="end_date")
+    market = _market(request)
     try:
-        board = await leaderboard(request.app[STORE], nyse(), start=start, end=end,
+        board = await leaderboard(request.app[STORE], market, start=start, end=end,
                                   models=[model] if model else None)
     except NotFound:
         if model:

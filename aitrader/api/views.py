@@ -87,10 +87,20 @@ def _series(s: Series) -> dict[str, Any]:
 
 
 def performance(board: Leaderboard | None) -> dict[str, Any]:
-    """Per model (best first) and for the benchmark: the value series and the metrics."""
+    """Per model (best first) and for the benchmark: the value series and the metrics; the
+    market, its currency and sessions per year; the index's own close-to-close return."""
     if board is None:  # no history yet: an empty board, not an error, for a dashboard
-        return {"start_date": None, "end_date": None, "models": {}, "benchmark": None}
-    bench = board.benchmark
+        return {"start_date": None, "end_date": None, "models": {}, "benchmark": None,
+                "index": None}
+    bench, market, index = board.benchmark, board.market, board.index
     return {"start_date": board.start, "end_date": board.end, "synthetic": board.synthetic,
+            "market": market.key, "frequency": str(market.frequency),
+            "currency": market.currency, "periods_per_year": market.periods_per_year,
+            "notes": list(board.notes),
             "models": {s.name: _series(s) for s in board.models},
-            "benchmark": {"symbol": bench.name, **_series(bench)} if bench else None}
+            "benchmark": {"symbol": bench.name, "name": market.benchmark.name,
+                          "units": "whole" if market.benchmark.whole_units else "fractional",
+                          **_series(bench)} if bench else None,
+            "index": {"symbol": index.symbol, "name": index.name, "from_session": index.start,
+                      "to_session": index.end, "return": index.value, "note": index.note}
+            if index else None}

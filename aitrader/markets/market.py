@@ -40,6 +40,12 @@ class Benchmark:
     weight_date: date | None = None  # REPLICA: the closes the units are fixed at
     # the series whose own close-to-close return is shown beside the tradable benchmark
     index: str | None = None
+    # bought in whole units (QQQ: a share, as the models trade it); an index or a basket is
+    # bought in fractional units (MARKETS.md)
+    whole_units: bool = False
+
+    def constituents(self) -> tuple[str, ...]:
+        return tuple(self.weights) if self.weights else (self.symbol,)
 
 
 @attrs.frozen

@@ -29,6 +29,6 @@ def build(frequency: Frequency) -> Market:
         schedule=Schedule(nyse, ZONE, hourly, on_the_hour),
         lots=Lots(0, "shares"), t_plus_one=False, limits=None,
         benchmark=Benchmark("QQQ", "Invesco QQQ (NASDAQ-100 ETF)", BenchmarkKind.SERIES,
-                            index="QQQ"),
+                            index="QQQ", whole_units=True),
         periods_per_year=252 * 6 if hourly else 252,
         price_places=4, normalise=normalise)

@@ -16,7 +16,7 @@ from aitrader import markets
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.market import demo
-from aitrader.market.prices import Feed, upsert_bars
+from aitrader.market.prices import Feed, get_bar, upsert_bars
 from aitrader.store import Store
 from tests.api.conftest import Api
 
@@ -90,10 +90,72 @@ async def test_a_job_per_market_and_frequency(api: Api, key: str, freq: str, fir
     row = body["results"][0]
     assert json.dumps(row)  # plain JSON numbers
     assert row["positions"]["CASH"] >= 0
-    # performance is NASDAQ-100 daily's only so far: said plainly, never a wrong benchmark
-    perf = await api.client.get(f"/results/performance?model=bh-{tag}")
-    assert perf.status == 404 and f"{key}/{freq} is not built yet" in (
-        await perf.json())["message"]
+    perf = await api.client.get(f"/results/performance?model=bh-{tag}&start_date={first}"
+                                f"&end_date={last}")
+    doc = await perf.json()
+    assert perf.status == 200, doc
+    await check_performance(api, market, doc, f"bh-{tag}", sessions,
+                            row["daily_pnl"]["portfolio_value"])
+    both = await (await api.client.get(f"/results/performance?market={key}&frequency={freq}"
+                                       )).json()
+    assert set(both["models"]) == {f"bh-{tag}", f"mo-{tag}"}
+
+
+async def check_performance(api: Api, market: markets.Market, doc: dict[str, Any], model: str,
+                            sessions: list[str], value: float) -> None:
+    """The model's series ends at its /results value; the benchmark and the index return are
+    recomputed here from the stored bars by MARKETS.md's rules (buy at the first open)."""
+    assert (doc["market"], doc["frequency"]) == (market.key, str(market.frequency))
+    assert doc["currency"] == market.currency
+    assert doc["periods_per_year"] == market.periods_per_year
+    series = doc["models"][model]
+    before = market.previous_session(sessions[0])
+    assert before is not None  # the baseline: the session before the window (no trade yet)
+    label = "2025-09-30" if before.day <= date(2025, 9, 30) else before.id  # or the init date
+    assert [p["date"] for p in series["series"]] == [label, *sessions]
+    assert series["metrics"]["periods_per_year"] == market.periods_per_year
+    assert series["metrics"]["start_value"] == float(market.starting_cash)
+    assert series["series"][-1]["portfolio_value"] == pytest.approx(value, abs=1e-4)
+    bench = market.benchmark
+    feed = Feed(market.key, str(market.frequency))
+    async with Store(api.stack.db) as store, store.read() as conn:
+        async def price(sym: str, session: str, field: str) -> float:
+            bar = await get_bar(conn, feed, sym, session)
+            if bar is None:  # the replica's weight-date closes may come from the daily feed
+                bar = await get_bar(conn, Feed(market.key, "daily"), sym, session)
+            assert bar is not None, (sym, session)
+            return float(getattr(bar, field))
+
+        names = list(bench.weights) or [bench.symbol]
+        cash = float(market.starting_cash)
+        opens = {s: await price(s, sessions[0], "open") for s in names}
+        if bench.kind is markets.BenchmarkKind.SERIES:
+            units = {bench.symbol: cash // opens[bench.symbol] if bench.whole_units
+                     else cash / opens[bench.symbol]}
+        elif bench.kind is markets.BenchmarkKind.BASKET:
+            total = float(sum(bench.weights.values()))
+            units = {s: cash * float(w) / total / opens[s] for s, w in bench.weights.items()}
+        else:  # the replica: units per weight from the weight date's last close
+            wd = market.sessions_of_day(bench.weight_date)[-1].id  # type: ignore[arg-type]
+            base = {s: float(w) / await price(s, wd, "close") for s, w in bench.weights.items()}
+            scale = cash / sum(u * opens[s] for s, u in base.items())
+            units = {s: u * scale for s, u in base.items()}
+        left = cash - sum(u * opens[s] for s, u in units.items())
+        closes = {s: await price(s, sessions[-1], "close") for s in names}
+        first = {s: await price(s, before.id, "close") for s in names}
+    got = doc["benchmark"]
+    assert got["symbol"] == bench.symbol
+    assert got["units"] == ("whole" if bench.whole_units else "fractional")
+    assert got["series"][0]["portfolio_value"] == cash
+    assert got["series"][-1]["portfolio_value"] == pytest.approx(
+        left + sum(u * closes[s] for s, u in units.items()), rel=1e-9)
+    index = doc["index"]
+    assert index["from_session"] == before.id and index["to_session"] == sessions[-1]
+    if bench.kind is markets.BenchmarkKind.BASKET:  # the weights, at the baseline's closes
+        units = {s: float(w) / first[s] for s, w in bench.weights.items()}
+    assert index["return"] == pytest.approx(
+        sum(u * closes[s] for s, u in units.items()) / sum(u * first[s] for s, u in
+                                                           units.items()) - 1, rel=1e-9)
 
 
 async def test_results_by_session_or_by_day(api: Api) -> None:

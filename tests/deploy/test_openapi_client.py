@@ -112,6 +112,8 @@ def test_a_generated_client_runs_a_job_and_reads_its_results(
         perf = performance.sync(client=client, model="extra", end_date=date(2025, 10, 10))
         assert isinstance(perf, models.Performance), perf
         series = perf.models.additional_properties["extra"]
-        assert [p.date for p in series.series][-1] == date(2025, 10, 10)
+        assert [p.date for p in series.series][-1] == "2025-10-10"  # a session id
+        assert perf.currency == "USD" and series.metrics.periods_per_year == 252
+        assert perf.index is not None and isinstance(perf.index.return_, float)
         assert isinstance(series.metrics.cumulative_return, float)
         assert perf.benchmark is not None and perf.benchmark.symbol == "QQQ"

@@ -11,7 +11,6 @@ from aitrader.errors import InvalidInput
 from aitrader.ledger.invariants import violations
 from aitrader.ledger.performance import leaderboard
 from aitrader.ledger.positionfile import export_model, import_folder, import_model
-from aitrader.market.calendar import nyse
 from aitrader.market.loader import import_price_files
 from aitrader.store import Store
 from tests.conftest import shared_data
@@ -45,7 +44,7 @@ async def real_store(store: Store) -> Store:
 async def test_october_2025_leaderboard_from_the_real_data(real_store: Store) -> None:
     """Each model's value on 2025-10-30 is its final file position at the real closes, and the
     QQQ benchmark buys whole shares at the 2025-10-02 open; ranking by cumulative return."""
-    board = await leaderboard(real_store, nyse(), start="2025-10-01", end="2025-10-30")
+    board = await leaderboard(real_store, start="2025-10-01", end="2025-10-30")
     closes = _closes("2025-10-30")
     expected = {}
     for model in MODELS:
@@ -70,6 +69,12 @@ async def test_october_2025_leaderboard_from_the_real_data(real_store: Store) ->
     assert board.benchmark.metrics.end_value == pytest.approx(
         left + shares * float(series["2025-10-30"]["4. close"]), abs=0.01)
     assert [p.date for p in board.benchmark.points][:2] == ["2025-10-01", "2025-10-02"]
+    # beside it, QQQ's own close-to-close move over the window (from the baseline's close)
+    assert board.index is not None and board.index.start == "2025-10-01"
+    assert board.index.value == pytest.approx(
+        float(series["2025-10-30"]["4. close"]) / float(series["2025-10-01"]["4. close"]) - 1,
+        abs=1e-12)
+    assert board.benchmark.metrics.periods_per_year == 252
     assert len(board.models[0].points) == 22  # the baseline and 21 October sessions
     assert not board.synthetic
     assert await violations(real_store) == []
@@ -77,8 +82,8 @@ async def test_october_2025_leaderboard_from_the_real_data(real_store: Store) ->
 
 async def test_a_day_inside_the_window_and_the_start_baseline(real_store: Store) -> None:
     """A window starting mid-month starts from the value at the previous session's close."""
-    full = await leaderboard(real_store, nyse(), start="2025-10-01", end="2025-10-30")
-    late = await leaderboard(real_store, nyse(), start="2025-10-15", end="2025-10-30")
+    full = await leaderboard(real_store, start="2025-10-01", end="2025-10-30")
+    late = await leaderboard(real_store, start="2025-10-15", end="2025-10-30")
     for s in late.models:
         whole = next(x for x in full.models if x.name == s.name)
         by_date = {p.date: p.value for p in whole.points}
@@ -123,7 +128,7 @@ async def test_reimport_replaces_and_inconsistent_files_are_refused(
     bad.write_text("\n".join(json.dumps(x) for x in lines))
     with pytest.raises(InvalidInput, match="do not follow"):
         await import_model(real_store, "gpt-5", bad)
-    board = await leaderboard(real_store, nyse(), start="2025-10-01", end="2025-10-30",
+    board = await leaderboard(real_store, start="2025-10-01", end="2025-10-30",
                               models=["gpt-5"])
     assert board.models[0].metrics.end_value == pytest.approx(10711.49, abs=0.01)
     with pytest.raises(InvalidInput, match=r"no <model>/position\.jsonl"):
