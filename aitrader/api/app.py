@@ -133,6 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     r.add_post("/simulate/jobs/{job_id}/retry", simulate.retry)
     r.add_get("/results", results.results)
     r.add_get("/results/performance", results.performance)
+    r.add_get("/results/markets", results.market_list)
     r.add_get("/health", service.health)
     r.add_get("/metrics", make_aiohttp_handler(metrics.registry))
     r.add_get("/ws", ws.websocket)

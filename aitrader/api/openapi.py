@@ -175,6 +175,15 @@ SCHEMAS: dict[str, Any] = {
         "models": {"type": "object", "additionalProperties": _ref("Series"),
                    "description": "by model signature, best cumulative return first"},
         "benchmark": _nullable(_ref("BenchmarkSeries"))}),
+    "MarketEntry": _obj(["market", "frequency", "title", "currency", "benchmark",
+                         "periods_per_year", "models", "first_session", "last_session"], {
+        "market": {"enum": ["us", "cn", "crypto"]}, "frequency": {"enum": ["daily", "hourly"]},
+        "title": STR, "currency": STR, "benchmark": STR, "periods_per_year": INT,
+        "models": {**INT, "description": "models registered in this market"},
+        "first_session": {**_nullable(STR), "description": "the earliest session with a "
+                          "snapshot (null before the first)"},
+        "last_session": _nullable(STR)}),
+    "MarketList": _obj(["markets"], {"markets": _array(_ref("MarketEntry"))}),
     "ServiceCheck": _obj(["status"], {
         "status": {"enum": ["up", "down"]}, "url": STR, "error": STR}),
     "Health": _obj(["status", "timestamp", "services", "storage", "database", "simulation",
@@ -306,6 +315,10 @@ def document(server: str = "http://localhost:8080", secured: bool = True) -> dic
                                "with market (default daily)"),
                             _q("start_date", DATE, "the first day of the window"),
                             _q("end_date", DATE, "the last day of the window")])},
+            "/results/markets": {"get": _op(
+                "getMarkets", "results", "The markets and frequencies the models trade",
+                {"200": _json(_ref("MarketList"), "one entry per market and frequency"),
+                 **_errors(401)})},
             "/health": {"get": _op(
                 "getHealth", "service", "Health of the service and the tool servers",
                 {"200": _json(_ref("Health"), "healthy"),

@@ -92,3 +92,22 @@ async def performance(request: web.Request) -> web.Response:
             raise DataError(f"no model {model[:64]!r}", model=model) from None
         board = None
     return web.json_response(views.performance(board))
+
+
+async def market_list(request: web.Request) -> web.Response:
+    """The markets and frequencies the ledger's models trade, with what a viewer needs to pick
+    one (a dashboard's or a Windmill app's market selector)."""
+    async with request.app[STORE].read() as conn:
+        cur = await conn.execute(
+            "SELECT m.market, m.frequency, COUNT(DISTINCT m.signature), MIN(e.date), "
+            "MAX(e.date) FROM models m LEFT JOIN eod e ON e.model = m.signature "
+            "GROUP BY m.market, m.frequency ORDER BY m.market, m.frequency")
+        rows = await cur.fetchall()
+    out = []
+    for key, freq, n, first, last in rows:
+        market = markets.get(key, freq)
+        out.append({"market": key, "frequency": freq, "title": market.title,
+                    "currency": market.currency, "benchmark": market.benchmark.symbol,
+                    "periods_per_year": market.periods_per_year, "models": n,
+                    "first_session": first, "last_session": last})
+    return web.json_response({"markets": out})

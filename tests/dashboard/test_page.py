@@ -6,6 +6,9 @@ as the API says. Screenshots at desktop and phone widths go to test-artifacts/."
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -170,3 +173,59 @@ def test_a_wrong_token_is_asked_again(browser: Any, service: Service) -> None:
     assert page.inner_text("#login-error") == "That token was refused."
     assert page.evaluate("sessionStorage.getItem('aitrader.token')") is None
     context.close()
+
+
+def test_an_hourly_market_beside_the_daily_one(browser: Any, service: Service) -> None:
+    """With models in two markets the page offers a market selector; the SSE 50 hourly board
+    shows CNY, the replica benchmark, the index return, and an axis with one tick a day."""
+    env = {**service.env}
+    done = subprocess.run([sys.executable, "-m", "aitrader", "prices", "demo", "--market", "cn",
+                           "--frequency", "hourly", "--start", "2025-09-01", "--end",
+                           "2025-10-15"], env=env, capture_output=True, text=True,
+                          cwd=service.configs.parent)
+    assert done.returncode == 0, done.stderr
+    (service.configs / "cn_hourly.json").write_text(json.dumps({
+        "market": "cn", "frequency": "hourly", "data": "database",
+        "date_range": {"init_date": "2025-09-30"},
+        "models": [{"name": "bh", "basemodel": "baseline/buy-and-hold", "signature": "bh-cn"}]}))
+    job = service.call("POST", "/simulate/trigger", {
+        "config_path": "configs/cn_hourly.json", "start_date": "2025-10-09",
+        "end_date": "2025-10-15"})
+    assert service.wait_job(job["job_id"])["status"] == "completed"
+    markets = service.call("GET", "/results/markets")["markets"]
+    assert [(m["market"], m["frequency"]) for m in markets] == [("cn", "hourly"),
+                                                                 ("us", "daily")]
+    perf = service.call("GET", "/results/performance?market=cn&frequency=hourly")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    console = Console(page)
+    page.goto(service.base + "/")
+    page.fill("#token", TOKEN)
+    page.click("#login-form button")
+    page.wait_for_selector("#market-pick:not([hidden])")
+    page.select_option("#market", "cn/hourly")
+    wait_until(page, "document.querySelector('#board tr[data-model=\"bh-cn\"]') !== null")
+    assert page.inner_text("#board-currency") == "CNY"
+    rows = page.evaluate("[...document.querySelectorAll('#board tbody tr')].map(r => "
+                         "r.dataset.model)")
+    assert rows == ["bh-cn", "SSE50-replica"]
+    index = page.evaluate("document.querySelector('#board-index').dataset.value")
+    assert float(index) == perf["index"]["return"]
+    assert "968 sessions a year" in page.inner_text("#board-notes")
+    points = page.evaluate("Number(document.querySelector('#chart polyline').dataset.points)")
+    assert points == len(perf["models"]["bh-cn"]["series"]) == 1 + 5 * 4
+    ticks = page.evaluate("[...document.querySelectorAll('#chart .day-label')]"
+                          ".map(t => t.textContent)")
+    # one tick per trading day, not one per session (the init date's baseline is too close
+    # to the first session's day to be labelled too)
+    assert ticks == ["09-30", "10-10", "10-13", "10-14", "10-15"], ticks
+    assert page.locator("#chart .day-tick").count() == 6
+    page.select_option("#day-model", "bh-cn")
+    wait_until(page, "document.querySelector('#day').dataset.model === 'bh-cn'")
+    session = page.evaluate("document.querySelector('#day').dataset.date")
+    assert session == "2025-10-15T14:00:00+08:00"  # the latest session, with its + intact
+    assert page.inner_text("#day-value").endswith(" CNY")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-cn-hourly.png"), full_page=True)
+    context.close()
+    assert console.errors == []

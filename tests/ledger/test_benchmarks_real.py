@@ -4,6 +4,7 @@ the CD5 basket against the peer's own CD5 series (normalised weights), US hourly
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -72,7 +73,7 @@ async def test_sse50_hourly_replica_tracks_the_official_closes(store: Store) -> 
     last_of_day = {p.date[:10]: p.value for p in bench.points[1:]}
     days = [d for d in sorted(last_of_day) if d >= "2025-11-10"]
     assert len(days) == 7
-    for a, b in zip(days, days[1:], strict=False):
+    for a, b in itertools.pairwise(days):
         ours = last_of_day[b] / last_of_day[a]
         theirs = float(official[b]["4. close"]) / float(official[a]["4. close"])
         assert ours == pytest.approx(theirs, abs=1e-5), (a, b)

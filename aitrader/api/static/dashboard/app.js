@@ -1,5 +1,6 @@
-// The live dashboard: jobs with per-model, per-day progress from the WebSocket, the
-// leaderboard with QQQ, the portfolio value chart, and one model's day in detail.
+// The live dashboard: jobs with per-model, per-session progress from the WebSocket, the
+// leaderboard of one market with its benchmark and index return, the portfolio value chart,
+// and one model's session in detail. Hourly markets: session ids on the axes, one tick a day.
 // No framework and no CDN: plain DOM, hand-written SVG. Data from the service's own API.
 
 const $ = (sel) => document.querySelector(sel);
@@ -10,6 +11,8 @@ const state = {
   jobs: [],
   job: null,           // the job shown in the grid (a status document)
   perf: null,          // /results/performance
+  markets: [],         // /results/markets: the markets and frequencies the models trade
+  market: "",          // the one shown ("cn/hourly"); "" = the models' own (only one)
   lastSeq: null,       // the last event seen: reconnects resume after it
   seqs: [],            // every event seq seen, in order (tests and debugging read it)
   ws: null,
@@ -35,6 +38,10 @@ async function api(path) {
 // -- formatting -----------------------------------------------------------------------------
 
 const money = (v) => v == null ? "–" : v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const currency = () => state.perf?.currency || "USD";
+const cash = (v) => `${money(v)} ${currency()}`;
+// a session id for people: "10-09" (daily), "10-09 09:30" (hourly, in the market's own time)
+const sessionLabel = (id) => id.length > 10 ? `${id.slice(5, 10)} ${id.slice(11, 16)}` : id.slice(5);
 const pct = (v, digits = 2) => v == null ? "–" : `${v >= 0 ? "+" : ""}${v.toFixed(digits)}%`;
 const num = (v, digits = 2) => v == null ? "–" : v.toFixed(digits);
 const sign = (v) => v == null ? "" : v > 0 ? "pos" : v < 0 ? "neg" : "";
@@ -80,7 +87,7 @@ function renderJobs() {
                       dataset: { job: j.job_id }, onclick: () => loadJob(j.job_id).catch(handleError) },
       el("td", {}, j.job_id.slice(0, 8)),
       el("td", { class: `status-${j.status}` }, j.status),
-      el("td", {}, (j.date_range || []).join(" → ")),
+      el("td", { title: (j.date_range || []).join(" → ") }, (j.date_range || []).map(sessionLabel).join(" → ")),
       el("td", { class: "num" }, `${done}/${p.total_model_days ?? "?"}`),
       el("td", {}, (j.started_at || j.created_at || "").replace("T", " ").slice(5, 16)));
   }));
@@ -105,7 +112,7 @@ function renderGrid() {
   const days = [...new Set(p.details.map((d) => d.date))].sort();
   // a date label every fifth session; the others say their date on hover
   const head = el("tr", {}, el("th", { class: "model" }, "model"),
-    ...days.map((d, i) => el("th", { class: "day", title: d }, i % 5 === 0 ? d.slice(5) : "")));
+    ...days.map((d, i) => el("th", { class: "day", title: d }, i % 5 === 0 ? sessionLabel(d) : "")));
   const rows = models.map((m) => el("tr", {}, el("th", { class: "model" }, m), ...days.map((d) => {
     const cell = el("span", { class: "cell s-pending", title: `${m} ${d}: pending`,
                               dataset: { model: m, date: d, status: "pending" },
@@ -126,9 +133,22 @@ function setCell(model, date, status) {
 
 // -- leaderboard and chart ------------------------------------------------------------------
 
+async function loadMarkets() {
+  const doc = await api("/results/markets");
+  state.markets = doc ? doc.markets : [];
+  const labels = state.markets.map((m) => `${m.market}/${m.frequency}`);
+  if (!labels.includes(state.market)) state.market = labels.length > 1 ? labels[0] : "";
+  const sel = $("#market");
+  sel.replaceChildren(...state.markets.map((m) => el("option", { value: `${m.market}/${m.frequency}` },
+    `${m.title} (${m.models})`)));
+  sel.value = state.market;
+  $("#market-pick").hidden = labels.length < 2;
+}
+
 async function loadPerformance() {
   try {
-    state.perf = await api("/results/performance");
+    const [key, freq] = state.market ? state.market.split("/") : [];
+    state.perf = await api("/results/performance" + (key ? `?market=${key}&frequency=${freq}` : ""));
   } catch (err) {
     if (err instanceof Unauthorized) throw err;
     state.perf = null;
@@ -149,14 +169,23 @@ function boardRows() {
   };
   const rows = Object.entries(perf.models).map(([n, d]) => row(n, d, false))
     .sort((a, b) => (b.value ?? 0) - (a.value ?? 0));
-  if (perf.benchmark) rows.push(row(perf.benchmark.symbol || "QQQ", perf.benchmark, true));
+  if (perf.benchmark) rows.push(row(perf.benchmark.symbol, perf.benchmark, true));
   return rows;
 }
 
 function renderBoard() {
   const rows = boardRows();
   $("#board-empty").hidden = rows.length > 0;
-  $("#board-range").textContent = rows.length ? `${state.perf.start_date} → ${state.perf.end_date}` : "";
+  const perf = state.perf;
+  $("#board-range").textContent = rows.length ? `${perf.start_date} → ${perf.end_date}` : "";
+  $("#board-currency").textContent = currency();
+  const idx = perf?.index;
+  $("#board-notes").replaceChildren(...(rows.length ? [
+    el("span", {}, `benchmark: ${perf.benchmark.name || perf.benchmark.symbol}, bought at the first open in ${perf.benchmark.units || "whole"} units`),
+    idx ? el("span", { id: "board-index", dataset: { value: idx.return ?? "" } },
+      idx.return == null ? `index ${idx.name}: – (${idx.note})` : `index ${idx.name} since ${sessionLabel(idx.from_session)}: ${pct(idx.return * 100)}`) : "",
+    el("span", {}, `annualised with ${perf.periods_per_year} sessions a year`),
+    ...(perf.notes || []).map((n) => el("span", {}, n))] : []));
   $("#board tbody").replaceChildren(...rows.map((r) => el("tr", {
       class: r.bench ? "bench" : "clickable", dataset: { model: r.name },
       onclick: r.bench ? null : () => showDay(r.name, r.date).catch(handleError) },
@@ -183,7 +212,7 @@ function renderChart() {
   const perf = state.perf;
   if (!perf || !perf.benchmark) { box.replaceChildren(el("p", { class: "muted" }, "No results yet.")); return; }
   const named = Object.entries(perf.models).map(([n, d]) => [n, d.series, false]);
-  if (perf.benchmark) named.push([perf.benchmark.symbol || "QQQ", perf.benchmark.series, true]);
+  if (perf.benchmark) named.push([perf.benchmark.symbol, perf.benchmark.series, true]);
   const dates = [...new Set(named.flatMap(([, s]) => s.map((p) => p.date)))].sort();
   const values = named.flatMap(([, s]) => s.map((p) => p.portfolio_value));
   if (!dates.length) { box.replaceChildren(el("p", { class: "muted" }, "No results yet.")); return; }
@@ -196,15 +225,25 @@ function renderChart() {
   const x = (d) => L + (W - L - R) * (dates.length === 1 ? 0.5 : dates.indexOf(d) / (dates.length - 1));
   const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-                            "aria-label": "Portfolio value over time per model, with QQQ" });
+                            "aria-label": `Portfolio value (${currency()}) per session and model, with ${perf.benchmark.symbol}` });
   for (let k = 0; k <= 4; k++) {
     const v = lo + (hi - lo) * k / 4;
     root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e2e5ec" }));
     root.append(svg("text", { x: L - 6, y: y(v) + 4, "font-size": 11, "text-anchor": "end", fill: "#6b7385" },
       Math.round(v).toLocaleString("en-US")));
   }
-  root.append(svg("text", { x: L, y: H - 8, "font-size": 11, fill: "#6b7385" }, dates[0]));
-  root.append(svg("text", { x: W - R, y: H - 8, "font-size": 11, "text-anchor": "end", fill: "#6b7385" }, dates[dates.length - 1]));
+  // the x axis: one tick per trading day (sessions are evenly spaced: nights and weekends
+  // take no room), labelled as far apart as the width allows
+  const firstOfDay = dates.filter((d, i) => i === 0 || d.slice(0, 10) !== dates[i - 1].slice(0, 10));
+  let labelled = -Infinity;
+  firstOfDay.forEach((d, i) => {
+    root.append(svg("line", { x1: x(d), x2: x(d), y1: T, y2: H - B, stroke: "#f0f1f5", class: "day-tick" }));
+    if (x(d) - labelled >= 44) {  // a label where it does not run into the previous one
+      labelled = x(d);
+      root.append(svg("text", { x: x(d), y: H - 8, "font-size": 11, "text-anchor": i === 0 ? "start" : "middle",
+                                fill: "#6b7385", class: "day-label" }, d.slice(5, 10)));
+    }
+  });
   const legend = el("div", { class: "row" });
   named.forEach(([name, series, bench], i) => {
     const colour = bench ? "#555" : COLOURS[i % COLOURS.length];
@@ -237,7 +276,7 @@ async function showDay(model, date) {
   const m = $("#day-model").value, d = $("#day-date").value;
   const box = $("#day");
   if (!m || !d) { box.replaceChildren(el("p", { class: "muted" }, "No results yet.")); return; }
-  const doc = await api(`/results?date=${d}&model=${encodeURIComponent(m)}&detail=full`);
+  const doc = await api(`/results?date=${encodeURIComponent(d)}&model=${encodeURIComponent(m)}&detail=full`);
   const r = doc?.results?.[0];
   if (!r) { box.replaceChildren(el("p", { class: "muted" }, `No results for ${m} on ${d}.`)); return; }
   box.dataset.model = m;
@@ -247,9 +286,10 @@ async function showDay(model, date) {
   const tools = Object.entries(ai.tool_usage || {});
   box.replaceChildren(
     el("div", { class: "kv" },
-      el("span", { class: "muted" }, "portfolio value"), el("span", { id: "day-value" }, `$${money(r.daily_pnl.portfolio_value)}`),
-      el("span", { class: "muted" }, "day's profit"), el("span", { class: sign(r.daily_pnl.profit) }, `$${money(r.daily_pnl.profit)} (${pct(r.daily_pnl.return_pct, 3)})`),
-      el("span", { class: "muted" }, "cash"), el("span", {}, `$${money(r.positions.CASH)}`)),
+      el("span", { class: "muted" }, "session"), el("span", { id: "day-session" }, r.session || d),
+      el("span", { class: "muted" }, "portfolio value"), el("span", { id: "day-value" }, cash(r.daily_pnl.portfolio_value)),
+      el("span", { class: "muted" }, "session's profit"), el("span", { class: sign(r.daily_pnl.profit) }, `${cash(r.daily_pnl.profit)} (${pct(r.daily_pnl.return_pct, 3)})`),
+      el("span", { class: "muted" }, "cash"), el("span", {}, cash(r.positions.CASH))),
     el("h3", {}, `Holdings (${holdings.length})`),
     holdings.length ? el("div", { class: "scroll" }, el("table", { id: "day-holdings" },
       el("tbody", {}, ...holdings.map(([s, n]) => el("tr", {}, el("td", {}, s), el("td", { class: "num" }, String(n)))))))
@@ -257,8 +297,8 @@ async function showDay(model, date) {
     el("h3", {}, `Trades (${(r.trades || []).length})`),
     (r.trades || []).length ? el("div", { class: "scroll" }, el("table", { id: "day-trades" },
       el("tbody", {}, ...r.trades.map((t) => el("tr", {}, el("td", {}, t.action), el("td", {}, t.symbol),
-        el("td", { class: "num" }, String(t.amount)), el("td", { class: "num" }, `@ ${money(t.price)}`),
-        el("td", { class: "num" }, `$${money(t.total)}`))))))
+        el("td", { class: "num" }, String(t.amount)), el("td", { class: "num" }, `@ ${t.price.toLocaleString("en-US", { maximumFractionDigits: 8 })}`),
+        el("td", { class: "num" }, cash(t.total)))))))
       : el("p", { class: "muted" }, "no trades"),
     el("h3", {}, "Reasoning"),
     el("p", { class: "summary", id: "day-summary" }, ai.reasoning_summary || "(no reasoning: a rule-based model)"),
@@ -289,7 +329,7 @@ function onEvent(ev) {
   if (ev.type.startsWith("job.")) {
     if (ev.type === "job.created") state.job = null;  // follow the new job
     loadJobs().catch(handleError);
-    if (ev.type === "job.finished") refreshSoon();
+    if (ev.type === "job.finished") { loadMarkets().then(refreshSoon).catch(handleError); }
     return;
   }
   if (state.job && ev.job_id === state.job.job_id && ev.model && ev.date) {
@@ -358,6 +398,7 @@ async function start() {
   try {
     connect();  // live first, so nothing between the REST load and the stream is missed
     await loadJobs();
+    await loadMarkets();
     await loadPerformance();
     await showDay();
   } catch (err) {
@@ -375,6 +416,10 @@ let resizeTimer = null;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(renderChart, 150);
+});
+$("#market").addEventListener("change", () => {
+  state.market = $("#market").value;
+  loadPerformance().then(() => showDay()).catch(handleError);
 });
 $("#day-model").addEventListener("change", () => showDay($("#day-model").value).catch(handleError));
 $("#day-date").addEventListener("change", () => showDay($("#day-model").value, $("#day-date").value).catch(handleError));
