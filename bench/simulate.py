@@ -27,8 +27,15 @@ Any failed check is printed and the exit code is 1.
 No fixed target beyond "as fast as before": 68 model-days/s at N=5 K=0 and 21 model-days/s at
 N=50 K=10 (on the 2-core reference machine, with nothing else running).
 
+Markets (issue 13): `--market crypto/hourly` runs the same model on 24 sessions a day (its
+look-ups are coins' previous-session bars, its buy 0.0001 BTC-USDT). Targets: model-sessions/s
+within 10% of the US daily figure at the same N and K, and a 10-model x 30-day crypto-hourly job
+(7,200 model-sessions) under 1 GB peak memory (the tree's sum).
+
     python bench/simulate.py                 # the table: N=1,10,50 (M=20, K=10); N=5, K=0
     python bench/simulate.py -n 10 -m 20 -k 10
+    python bench/simulate.py --markets       # US daily vs crypto hourly, N=10 M=120 K=10,
+                                             # then the 10 x 720 crypto-hourly job
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +61,7 @@ from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import JobRequest
 from aitrader.events import EventBus
 from aitrader.market import demo
-from aitrader.market.calendar import nyse
-from aitrader.market.prices import US_DAILY, upsert_bars
+from aitrader.market.prices import Feed, upsert_bars
 from aitrader.settings import Settings
 from aitrader.store import Store
 from aitrader.tools.launcher import ToolServers
@@ -196,26 +202,30 @@ async def _stored_checks(db: Path) -> tuple[int, int]:
     return refused, int(row[0]) if row else 0
 
 
-async def one(n: int, m: int, k: int) -> dict[str, Any]:
+async def one(n: int, m: int, k: int, label: str = "us/daily") -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="aitrader-sim-"))
     llm: asyncio.subprocess.Process | None = None
     servers: ToolServers | None = None
+    market = markets.get(*label.split("/"))
     try:
-        cal = nyse()
-        sessions = cal.between(FIRST_SESSION, cal.last_closed())[:m]
+        cal = market.schedule.calendar()
+        sessions = market.sessions(FIRST_SESSION, cal.last_closed())[:m]
         if len(sessions) < m:
             raise SystemExit(f"only {len(sessions)} sessions from {FIRST_SESSION} to today")
-        before = cal.previous(sessions[0])
+        if len(market.sessions_of_day(sessions[-1].day)) != \
+                sum(s.day == sessions[-1].day for s in sessions):
+            raise SystemExit(f"M={m} is not a whole number of {label} trading days")
+        before = cal.previous(sessions[0].day)
         assert before is not None
         db = tmp / "sim.db"
         (tmp / "none.jsonl").touch()  # no news (the bench model does not search)
         async with Store(db) as store:
-            await upsert_bars(store, US_DAILY,
-                              demo.generate(markets.get(), date(2025, 1, 2), sessions[-1], seed=3))
+            await upsert_bars(store, Feed(market.key, str(market.frequency)), demo.generate(
+                market, before - timedelta(10), sessions[-1].day, seed=3))
         ports = free_ports(5)
         llm = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "aitrader.testing.fake_llm", "--port", str(ports[4]),
-            "--tool-calls", str(k), "--per-turn", str(PER_TURN), cwd=ROOT,
+            "--tool-calls", str(k), "--per-turn", str(PER_TURN), "--market", label, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE)
         assert llm.stdout is not None
         if (await llm.stdout.readline()).strip() != b"ready":
@@ -223,7 +233,8 @@ async def one(n: int, m: int, k: int) -> dict[str, Any]:
         configs = tmp / "configs"
         configs.mkdir()
         (configs / "bench.json").write_text(json.dumps({
-            "market": "database", "date_range": {"init_date": before.isoformat()},
+            "market": market.key, "frequency": str(market.frequency), "data": "database",
+            "date_range": {"init_date": before.isoformat()},
             # the LLM answers ceil(K/3) turns of calls, then the stop signal
             "agent_config": {"max_retries": 0, "max_steps": math.ceil(k / PER_TURN) + 2},
             "models": [{"name": f"m{i}", "basemodel": "fake/bench", "signature": f"m{i}",
@@ -252,8 +263,8 @@ async def one(n: int, m: int, k: int) -> dict[str, Any]:
                     cpu0 = {p: cpu_seconds(p) for p in tree}
                     t0 = time.perf_counter()
                     answer = await host.trigger(JobRequest(
-                        "configs/bench.json", sessions[0].isoformat(),
-                        sessions[-1].isoformat()))
+                        "configs/bench.json", sessions[0].day.isoformat(),
+                        sessions[-1].day.isoformat()))
                     if answer.job is None:
                         raise RuntimeError(f"the trigger started no job: {answer}")
                     async for e in sub:
@@ -308,27 +319,34 @@ def main() -> None:
     parser.add_argument("-n", type=int, help="models (one row; default: the whole table)")
     parser.add_argument("-m", type=int, default=20, help="sessions (default 20)")
     parser.add_argument("-k", type=int, default=10, help="tool calls per model-day (10)")
+    parser.add_argument("--market", default="us/daily",
+                        help="market/frequency of the -n run (default us/daily)")
+    parser.add_argument("--markets", action="store_true",
+                        help="US daily against crypto hourly, then 10 x 720 crypto hourly")
     args = parser.parse_args()
     logs.configure(level="INFO")  # as `aitrader serve`; to stderr, the table is on stdout
-    runs = [(args.n, args.m, args.k)] if args.n else [(1, 20, 10), (10, 20, 10), (50, 20, 10),
-                                                        (5, 20, 0)]
+    runs = [(args.n, args.m, args.k, args.market)] if args.n else \
+        [(10, 120, 10, "us/daily"), (10, 120, 10, "crypto/hourly"),
+         (10, 720, 10, "crypto/hourly")] if args.markets else \
+        [(1, 20, 10, "us/daily"), (10, 20, 10, "us/daily"), (50, 20, 10, "us/daily"),
+         (5, 20, 0, "us/daily")]
     print(f"simulation throughput ({os.cpu_count()} cores, Python {sys.version.split()[0]}); "
           "tree = the whole process tree (this process + 4 tool servers + the fake LLM), "
           "CPU summed over its processes, peak MB = peak of the SUM of their RSS "
           "(sampled every 50 ms); self = this process (supervisor, actors, agents, mirror "
           "bus); tool calls are 3 per LLM turn")
     print()
-    print("|  N |  M |  K | model-days/s | CPU ms/model-day tree | self | "
+    print("| market |  N |  M |  K | model-days/s | CPU ms/model-day tree | self | "
           "CPU ms/tool call tree | self | peak MB tree (sum) | self | wall s | "
           "tool calls | failed/refused |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = []
     failed = False
-    for n, m, k in runs:
-        r = priority.run(one(n, m, k))
+    for n, m, k, label in runs:
+        r = priority.run(one(n, m, k, label))
         c: Checks = r["checks"]
         results.append((n, m, k, r))
-        print(f"| {n} | {m} | {k} | {r['days_per_s']:.1f} | {r['tree_ms_day']:.1f} | "
+        print(f"| {label} | {n} | {m} | {k} | {r['days_per_s']:.1f} | {r['tree_ms_day']:.1f} | "
               f"{r['self_ms_day']:.1f} | {_ms(r['tree_ms_call'])} | {_ms(r['self_ms_call'])} | "
               f"{r['peak_tree_mb']:.0f} | {r['peak_self_mb']:.0f} | {r['wall']:.1f} | "
               f"{c.tool_calls} | {c.tool_errors + c.refused} |", flush=True)

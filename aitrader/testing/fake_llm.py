@@ -18,13 +18,12 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
 from typing import Any
 
 import attrs
 from aiohttp import web
 
-from aitrader.market.calendar import nyse
+from aitrader import markets
 from aitrader.market.symbols import NASDAQ_100
 
 STOP = "<FINISH_SIGNAL>"
@@ -157,38 +156,43 @@ class FakeLLM:
 
 
 _TODAY = re.compile(r"Today's date: (\d{4}-\d{2}-\d{2})")
+_SESSION = re.compile(r"Current session: (\S+)")
 
 
 def bench_turn(messages: Sequence[Mapping[str, Any]], tool_calls: int,
-               per_turn: int = 3) -> Turn:
-    """The benchmark's model: `tool_calls` valid calls per model-day, `per_turn` to a reply,
-    as real models spread them: price look-ups of the session's previous trading day (which
-    the price tool answers in full), the last call a buy of one share; then the stop signal.
-    The day is read from the system prompt, the turn from the assistant messages so far."""
+               per_turn: int = 3, market: str = "us/daily") -> Turn:
+    """The benchmark's model: `tool_calls` valid calls per model-session, `per_turn` to a
+    reply, as real models spread them: price look-ups of the previous session (which the
+    price tool answers in full), the last call a buy (one AAPL share; 0.0001 BTC in crypto);
+    then the stop signal. The session is read from the system prompt, the turn from the
+    assistant messages so far; `market` is the run's ("crypto/hourly")."""
     played = sum(1 for m in messages if m.get("role") == "assistant")
     done = played * per_turn
     if done >= tool_calls:
         return finish()
     system = str(messages[0].get("content", "")) if messages else ""
-    found = _TODAY.search(system)
-    today = date.fromisoformat(found[1]) if found else None
-    before = nyse().previous(today) if today else None
-    day = before.isoformat() if before else "2025-01-02"
+    venue = markets.get(*market.split("/"))
+    found = _SESSION.search(system) or _TODAY.search(system)
+    before = venue.previous_session(found[1]) if found else None
+    day = before.id if before else "2025-01-02"
+    universe, buy = (NASDAQ_100, ("buy", {"symbol": "AAPL", "amount": 1})) \
+        if venue.key == "us" else \
+        (venue.universe, ("buy_crypto", {"symbol": "BTC-USDT", "amount": 0.0001}))
     calls: list[tuple[str, dict[str, Any] | str]] = []
     for i in range(done, min(done + per_turn, tool_calls)):
         if i == tool_calls - 1:
-            calls.append(("buy", {"symbol": "AAPL", "amount": 1}))
+            calls.append(buy)
         else:
             calls.append(("get_price_local",
-                          {"symbol": NASDAQ_100[i % len(NASDAQ_100)], "date": day}))
+                          {"symbol": universe[i % len(universe)], "date": day}))
     return tools(*calls)
 
 
 async def serve_bench(port: int, tool_calls: int, *, per_turn: int = 3,
-                      delay: float = 0.0) -> None:
+                      delay: float = 0.0, market: str = "us/daily") -> None:
     """Answer every model with `bench_turn`, after `delay` seconds, until cancelled."""
     fake = FakeLLM(keep_requests=False)
-    fake.default = lambda messages: bench_turn(messages, tool_calls, per_turn)
+    fake.default = lambda messages: bench_turn(messages, tool_calls, per_turn, market)
     fake.default_delay = delay
     await fake.start(port=port)
     print("ready", flush=True)
@@ -205,10 +209,12 @@ def main() -> None:
     parser.add_argument("--tool-calls", type=int, default=0, help="per model-day")
     parser.add_argument("--per-turn", type=int, default=3, help="tool calls per reply")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument("--market", default="us/daily",
+                        help="the run's market/frequency (the calls the model makes)")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_bench(args.port, args.tool_calls, per_turn=args.per_turn,
-                                delay=args.delay))
+                                delay=args.delay, market=args.market))
 
 
 if __name__ == "__main__":  # the benchmarks' LLM, in its own process
