@@ -6,9 +6,9 @@ from datetime import date
 
 import attrs
 
-from aitrader.market.calendar import Calendar
-from aitrader.market.prices import US_DAILY, data_dates, spans
-from aitrader.market.symbols import ALL_SYMBOLS
+from aitrader import markets
+from aitrader.market.prices import Feed, data_dates, spans
+from aitrader.markets import Market
 from aitrader.store import Store
 
 
@@ -37,22 +37,29 @@ class PriceStatus:
         return [s for s in self.symbols if s.missing or s.ends_early]
 
 
-async def price_status(store: Store, cal: Calendar) -> PriceStatus:
-    all_spans = await spans(store, US_DAILY)
+async def price_status(store: Store, market: Market | None = None) -> PriceStatus:
+    """One market and frequency's feed (default NASDAQ-100 daily): per symbol its span and
+    the sessions missing inside it; the universe's and benchmark's symbols with no bar."""
+    market = market or markets.get()
+    feed = Feed(market.key, str(market.frequency))
+    expected = (*market.universe, *(s for s in market.benchmark.constituents()
+                                    if s not in market.symbols))
+    all_spans = await spans(store, feed)
     if not all_spans:
-        return PriceStatus(None, None, (), tuple(ALL_SYMBOLS), False)
+        return PriceStatus(None, None, (), expected, False)
     first = min(s.first for s in all_spans)
     last = max(s.last for s in all_spans)
     out = []
     for sp in all_spans:
-        sessions = cal.between(date.fromisoformat(sp.first), date.fromisoformat(sp.last))
-        have = set(await data_dates(store, US_DAILY, sp.symbol)) \
+        sessions = [s.id for s in market.sessions(date.fromisoformat(sp.first[:10]),
+                                                   date.fromisoformat(sp.last[:10]))
+                    if sp.first <= s.id <= sp.last]
+        have = set(await data_dates(store, feed, sp.symbol)) \
             if len(sessions) != sp.bars else None
-        missing = tuple(d.isoformat() for d in sessions if have is not None
-                        and d.isoformat() not in have)
+        missing = tuple(d for d in sessions if have is not None and d not in have)
         out.append(SymbolStatus(sp.symbol, sp.first, sp.last, sp.bars, sp.sources, missing,
-                                sp.last < last, sp.symbol in ALL_SYMBOLS))
+                                sp.last < last, sp.symbol in expected))
     present = {s.symbol for s in out}
     return PriceStatus(first, last, tuple(out),
-                       tuple(s for s in ALL_SYMBOLS if s not in present),
+                       tuple(s for s in expected if s not in present),
                        any("demo" in s.sources for s in out))

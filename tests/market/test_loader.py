@@ -10,7 +10,6 @@ import pytest
 
 from aitrader.errors import DataError, InvalidInput
 from aitrader.market.avformat import notice_of, parse_series
-from aitrader.market.calendar import nyse
 from aitrader.market.loader import import_price_files
 from aitrader.market.prices import US_DAILY, Feed, get_bar
 from aitrader.market.status import price_status
@@ -38,7 +37,7 @@ async def test_real_nasdaq100_files_import_exactly(store: Store) -> None:
 async def test_status_reports_fb_ending_early_and_not_meta(store: Store) -> None:
     """FB is its own (non-universe) listing that stops on 2025-10-16; META is complete."""
     await import_price_files(store, [shared_data("nasdaq100-daily")])
-    st = await price_status(store, nyse())
+    st = await price_status(store)
     assert (st.first, st.last) == ("2025-06-10", "2025-10-30")
     by = {s.symbol: s for s in st.symbols}
     assert by["FB"].ends_early and by["FB"].last == "2025-10-16" and not by["FB"].in_universe
@@ -180,3 +179,16 @@ async def test_alpha_vantage_shanghai_files_and_their_traps(store: Store) -> Non
         lowest = (await cur.fetchone() or (0,))[0]
     assert bar is not None and bar.close == Decimal("1433.33")
     assert lowest > 2000
+
+
+async def test_status_of_an_hourly_feed(store: Store) -> None:
+    """`prices status --market cn --frequency hourly`: sessions, not days, are counted."""
+    from aitrader import markets
+
+    await import_price_files(store, [shared_data("sse50-hourly", "merged_hourly.jsonl")])
+    st = await price_status(store, markets.get("cn", "hourly"))
+    assert (st.first, len(st.symbols), st.absent) == ("2025-10-09T09:30:00+08:00", 50, ())
+    # 30 days x 4 but the cut newest bar (11-19 14:00), no holes
+    assert all(s.bars == 119 and not s.missing for s in st.symbols)
+    assert st.last == "2025-11-19T13:00:00+08:00"
+    assert await price_status(store) == (await price_status(store, markets.get()))
