@@ -75,16 +75,34 @@ async def cmd_prices_import(settings: Settings, args: argparse.Namespace) -> int
 async def cmd_prices_fetch(settings: Settings, args: argparse.Namespace) -> int:
     import aiohttp
 
-    from aitrader.market.alphavantage import AlphaVantageFetcher
+    from aitrader.market.alphavantage import CN_IMPORT_HINT, AlphaVantageFetcher
     from aitrader.market.symbols import ALL_SYMBOLS, normalise
 
-    symbols = [normalise(s) for s in args.symbols] if args.symbols else list(ALL_SYMBOLS)
+    market = markets.get(args.market, args.frequency)
+    if market.key == "cn":
+        raise InvalidInput(CN_IMPORT_HINT, field="market")
+    us_daily = market.label == "us/daily"
+    if args.end and us_daily:
+        raise InvalidInput("--end is for hourly and crypto fetches: a daily US fetch always "
+                           "brings the symbols up to the latest closed session", field="--end")
+    if args.quote and market.key != "crypto":
+        raise InvalidInput("--quote is for --market crypto", field="--quote")
+    start = parse_date(args.start, field="--start") if args.start else None
+    end = parse_date(args.end, field="--end") if args.end else None
+    if start and end and start > end:
+        raise InvalidInput(f"--start {start} is after --end {end}", field="--start")
+    if us_daily:
+        symbols = [normalise(s) for s in args.symbols] if args.symbols else list(ALL_SYMBOLS)
+    else:
+        symbols = ([market.normalise(s) for s in args.symbols] if args.symbols else
+                   list(dict.fromkeys((*market.universe, *market.benchmark.constituents()))))
     store = await _with_store(settings)
     try:
         async with aiohttp.ClientSession() as http:
             fetcher = AlphaVantageFetcher(
-                store, http, api_key=settings.alphavantage_api_key, calendar=nyse(),
-                history_start=parse_date(args.start, field="--start") if args.start else None)
+                store, http, api_key=settings.alphavantage_api_key,
+                calendar=nyse() if us_daily else None, market=market,
+                history_start=start, end=end, crypto_market=args.quote or "USD")
             with Progress(TextColumn("{task.description}"), BarColumn(),
                           MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
                 task = bar.add_task("Alpha Vantage", total=None)
@@ -93,20 +111,22 @@ async def cmd_prices_fetch(settings: Settings, args: argparse.Namespace) -> int:
                     bar.update(task, total=n)
 
                 def advanced(result: Any) -> None:
-                    bar.update(task, advance=1, description=f"{result.symbol} {result.outcome}")
+                    bar.update(task, advance=1, description=f"{result.label} {result.outcome}")
 
                 summary = await fetcher.fetch(symbols, on_progress=advanced, on_plan=planned)
     finally:
         await store.close()
-    table = Table(title=f"Alpha Vantage fetch (latest session {summary.latest_session})")
+    of = "" if us_daily else f", {market.label}"
+    table = Table(title=f"Alpha Vantage fetch{of} (latest session {summary.latest_session})")
     for col in ("outcome", "symbols", "new bars", "note"):
         table.add_column(col)
     outcomes: dict[str, list[Any]] = {}
     for r in summary.results:
         outcomes.setdefault(r.outcome, []).append(r)
     for outcome, rs in outcomes.items():
-        names = ", ".join(r.symbol for r in rs)
-        table.add_row(outcome, names if len(names) < 60 else f"{len(rs)} symbols",
+        names = ", ".join(r.label for r in rs)
+        what = "requests" if any(r.part for r in rs) else "symbols"
+        table.add_row(outcome, names if len(names) < 60 else f"{len(rs)} {what}",
                       str(sum(r.new_bars for r in rs)), next((r.message for r in rs
                                                               if r.message), "")[:80])
     console.print(table)
@@ -337,12 +357,24 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+", metavar="PATH",
                    help="files or folders of Alpha Vantage TIME_SERIES_DAILY JSON, or "
                    "AI-Trader merged.jsonl")
-    f = command(prices, "fetch", "fetch missing days from Alpha Vantage (needs a key)",
+    f = command(prices, "fetch", "fetch missing bars from Alpha Vantage (needs a key)",
                 cmd_prices_fetch)
+    f.add_argument("--market", choices=markets.KNOWN, default="us",
+                   help="us (NASDAQ-100, default) or crypto; cn is not fetched, it says how "
+                   "A-share data is imported")
+    f.add_argument("--frequency", choices=markets.FREQUENCIES, default="daily",
+                   help="daily (default) or hourly bars")
     f.add_argument("--symbols", nargs="+", metavar="SYMBOL",
-                   help="only these symbols (default: the NASDAQ-100 and QQQ)")
+                   help="only these symbols (default: the market's universe, and QQQ for us)")
     f.add_argument("--start", metavar="DATE",
-                   help="history wanted from this date for symbols with none")
+                   help="history wanted from this date (us daily: for symbols with none; "
+                   "hourly and crypto: gaps after it are filled too)")
+    f.add_argument("--end", metavar="DATE",
+                   help="hourly and crypto: last date wanted (default: the latest closed "
+                   "session)")
+    f.add_argument("--quote", choices=("USD", "USDT"),
+                   help="crypto: the Alpha Vantage market of the quotes (default USD, used "
+                   "as USDT; the original's hourly files are USDT, which lacks SUI and LTC)")
     s = command(prices, "status", "symbols, date span and gaps", cmd_prices_status)
     s.add_argument("--json", action="store_true",
                    help="print JSON on stdout only (the tables go to stderr)")
