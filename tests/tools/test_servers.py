@@ -305,3 +305,47 @@ async def test_look_ahead_in_a_beijing_hourly_session(stack: Stack) -> None:
         _, text = await call(search, "get_information", query="nvidia")
     shown = set(re.findall(r"URL: (\S+)", text))
     assert shown == {"u/before", "u/twodays", "u/hours"}, text
+
+
+@pytest.mark.parametrize(("key", "freq", "now", "nxt", "prev", "symbol"), [
+    ("us", "hourly", "2025-10-15T11:00:00-04:00", "2025-10-15T12:00:00-04:00",
+     "2025-10-15T10:00:00-04:00", "NVDA"),
+    ("cn", "daily", "2025-10-15", "2025-10-16", "2025-10-14", "600519"),
+    ("crypto", "daily", "2025-10-15", "2025-10-16", "2025-10-14", "BTC"),
+    ("crypto", "hourly", "2025-10-15T13:00:00+00:00", "2025-10-15T14:00:00+00:00",
+     "2025-10-15T12:00:00+00:00", "ETH-USDT"),
+])
+async def test_look_ahead_per_market(stack: Stack, key: str, freq: str, now: str, nxt: str,
+                                     prev: str, symbol: str) -> None:
+    """Every market's probe: the next session (hourly: the bar that has not closed yet) is
+    refused, with data or without; the current session shows its open only; the previous
+    one is whole."""
+    market = markets.get(key, freq)
+    async with opened(stack) as (store, ledger):
+        await upsert_bars(store, Feed(key, freq), demo.generate(
+            market, date(2025, 10, 9), date(2025, 10, 17), seed=4))
+        model = f"{key}-{freq}-{uuid.uuid4().hex[:6]}"
+        await ledger.register_model(model, market.starting_cash, "2025-10-01", market=key,
+                                    frequency=freq)
+        k = new_key()
+        attempt = await ledger.open_attempt(model, now, job_id="job-probe", key=k)
+    ident = Identity(model, now, "job-probe", attempt, k)
+    async with tool_session(stack.url("price"), lambda: ident) as price:
+        async def ask(when: str) -> dict[str, Any]:
+            err, got = await call(price, "get_price_local", symbol=symbol, date=when)
+            assert not err
+            return dict(got)
+
+        # refused the same whether data exists or not (nothing is revealed)
+        beyond = nxt.replace(nxt[:10], "2030-01-02")
+        ahead, far = await ask(nxt), await ask(beyond)
+        assert "ohlcv" not in ahead and "ohlcv" not in far, ahead
+        assert ahead["error"].replace(nxt, "X") == far["error"].replace(beyond, "X")
+        if market.hourly:  # the bar that has not closed yet
+            assert ahead["error"] == (f"{nxt} is after the current session {now}: only "
+                                      "earlier bars and this session's open can be looked up")
+        current = await ask(now)
+        assert set(current["ohlcv"]) == {"open"}
+        assert not {"high", "low", "close", "volume"} & set(json.dumps(current).split('"'))
+        whole = await ask(prev)
+        assert set(whole["ohlcv"]) == {"open", "high", "low", "close", "volume"}
