@@ -185,27 +185,68 @@ async def cmd_import_aitrader(settings: Settings, args: argparse.Namespace) -> i
 
     store = await _with_store(settings)
     try:
-        done = await import_folder(store, Path(args.dir), replace=args.replace)
+        done = await import_folder(store, Path(args.dir), replace=args.replace,
+                                   market=args.market, frequency=args.frequency,
+                                   suffix=args.suffix or "")
     finally:
         await store.close()
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
     for m in done:
-        console.print(f"{m.model}: {m.days} days, {m.trades} trades from {m.init_date}")
+        unit = "days" if m.frequency == "daily" else "sessions"
+        say(f"{m.model}: {m.days} {unit}, {m.trades} trades from {m.init_date} "
+            f"({m.market}/{m.frequency})")
+        if m.noops:
+            say(f"  {m.noops} buy/sell records of amount 0: kept as sessions without a trade")
+        if m.rounded:
+            say(f"  {m.rounded} trades moved the holdings by their amount rounded to 4 places "
+                "(as the file's holdings have it)")
+        for b in m.breaks:
+            say(f"  break: {b}")
+    breaks = sum(len(m.breaks) for m in done)
+    if breaks:
+        err.print(f"{breaks} breaks in the files: imported as the files have them, not repaired")
     return 0
 
 
 async def cmd_export_aitrader(settings: Settings, args: argparse.Namespace) -> int:
     from aitrader.ledger import Ledger
-    from aitrader.ledger.positionfile import export_model
+    from aitrader.ledger.positionfile import export_model, market_of_model
 
+    if args.frequency and not args.market:
+        raise InvalidInput("--frequency needs --market", field="--market")
     store = await _with_store(settings, readonly=True)
     try:
-        wanted = args.model or await Ledger(store).signatures()
-        for model in wanted:
+        every = await Ledger(store).signatures()
+        for model in args.model or ():
+            if model not in every:
+                raise InvalidInput(f"there is no model {model!r} in the ledger", field="--model")
+        kinds = {m: (await market_of_model(store, m)).label for m in args.model or every}
+        if args.market:
+            wanted = f"{args.market}/{args.frequency}" if args.frequency else f"{args.market}/"
+            chosen = {m: k for m, k in kinds.items() if k.startswith(wanted)}
+            if args.model and len(chosen) < len(kinds):
+                odd = next(m for m in kinds if m not in chosen)
+                raise InvalidInput(f"model {odd} trades {kinds[odd]}, not {wanted.rstrip('/')}",
+                                   field="--model")
+            if not chosen:
+                raise InvalidInput(f"no {wanted.rstrip('/')} models in the ledger",
+                                   field="--market")
+            kinds = chosen
+        if len(set(kinds.values())) > 1:
+            raise InvalidInput(
+                f"the models trade several markets ({', '.join(sorted(set(kinds.values())))})"
+                ": export one with --market and --frequency, each into its own folder",
+                field="--market")
+        for model, kind in kinds.items():
             lines = await export_model(store, model)
             path = Path(args.dir) / model / "position" / "position.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            console.print(f"{model}: {len(lines)} lines -> {path}")
+            console.print(f"{model}: {len(lines)} lines -> {path} ({kind})", markup=False,
+                          highlight=False, soft_wrap=True)
     finally:
         await store.close()
     return 0
@@ -379,17 +420,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true",
                    help="print JSON on stdout only (the tables go to stderr)")
 
-    ia = command(sub, "import-aitrader", "import AI-Trader position.jsonl histories",
-                 cmd_import_aitrader)
+    ia = command(sub, "import-aitrader", "import AI-Trader position.jsonl histories of any "
+                 "market", cmd_import_aitrader)
     ia.add_argument("dir", help="DIR/<model>/position.jsonl or "
-                    "DIR/<model>/position/position.jsonl")
+                    "DIR/<model>/position/position.jsonl (one market and frequency)")
     ia.add_argument("--replace", action="store_true",
-                    help="overwrite models of the same name that were not imported")
-    ea = command(sub, "export-aitrader", "write <model>/position/position.jsonl files",
-                 cmd_export_aitrader)
+                    help="overwrite models of the same name that were not imported, or were "
+                    "imported for another market or frequency")
+    ia.add_argument("--market", choices=markets.KNOWN,
+                    help="the files' market (default: detected from their symbols; given, the "
+                    "files must match it)")
+    ia.add_argument("--frequency", choices=markets.FREQUENCIES,
+                    help="daily or hourly (default: detected from the files' dates)")
+    ia.add_argument("--suffix", metavar="TEXT", default="",
+                    help="import <model> as the signature <model>TEXT (the original reused "
+                    "model names across markets, e.g. --suffix=-astock)")
+    ea = command(sub, "export-aitrader", "write <model>/position/position.jsonl files in the "
+                 "original's conventions of each model's market", cmd_export_aitrader)
     ea.add_argument("dir", help="the folder to write into")
     ea.add_argument("--model", nargs="+", metavar="SIGNATURE",
-                    help="only these models (default: every model)")
+                    help="only these models (default: every model of the market)")
+    ea.add_argument("--market", choices=markets.KNOWN,
+                    help="only models of this market (needed when the ledger holds several)")
+    ea.add_argument("--frequency", choices=markets.FREQUENCIES, help="with --market")
     lc = sub.add_parser("ledger", help="the ledger", description="the ledger") \
         .add_subparsers(dest="ledger_cmd", required=True, metavar="COMMAND")
     chk = command(lc, "check", "recompute every invariant from the trades", cmd_ledger_check)
