@@ -57,8 +57,7 @@ def postgres() -> Iterator[dict[str, Any]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def pg_db(postgres: dict[str, Any]) -> dict[str, Any]:
+def new_database(postgres: dict[str, Any]) -> dict[str, Any]:
     """A new, empty database on the server: a Windmill postgresql resource."""
     name = f"results_{uuid.uuid4().hex[:8]}"
     conn = psycopg2.connect(**{**postgres, "password": None})
@@ -67,3 +66,9 @@ def pg_db(postgres: dict[str, Any]) -> dict[str, Any]:
         cur.execute(f"CREATE DATABASE {name}")
     conn.close()
     return {**postgres, "dbname": name}
+
+
+@pytest.fixture
+def pg_db(postgres: dict[str, Any]) -> dict[str, Any]:
+    """A new, empty database on the server: a Windmill postgresql resource."""
+    return new_database(postgres)

@@ -24,7 +24,7 @@ class Webhook:
         received = self.received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_POST(self) -> None:  # the stdlib's name
                 n = int(self.headers.get("Content-Length", 0))
                 received.append({"auth": self.headers.get("Authorization"),
                                  **json.loads(self.rfile.read(n))})

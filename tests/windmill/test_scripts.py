@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 from typing import Any
 
+import psycopg2
 import pytest
 
+from aitrader import markets
 from aitrader.tools.ports import free_ports
 from tests.live import Service
-from tests.windmill.workspace import ScriptFailed, rows, run_script
+from tests.windmill.conftest import new_database
+from tests.windmill.workspace import ScriptFailed, py_module, rows, run_script
 
 RUNTIMES = ["bun", "deno"]
 
@@ -154,3 +158,102 @@ def test_fetch_and_store_is_idempotent(service: Service, finished_job: dict[str,
     assert jobs == [(finished_job["job_id"], "completed", "2025-10-02", "2025-10-10", 14)]
     with pytest.raises(ScriptFailed, match="job missing is not known"):
         run_script("f/ai_trader/fetch_and_store_results", {**args, "job_id": "missing"})
+
+
+SCHEMA_OF_TABLES = """
+SELECT c.table_name, c.ordinal_position, c.column_name, c.data_type, c.is_nullable,
+       c.numeric_precision, c.numeric_scale, c.column_default
+FROM information_schema.columns c
+WHERE c.table_schema = current_schema() AND c.table_name LIKE 'ai_trader_%'
+UNION ALL
+SELECT conrelid::regclass::text, 0, conname, pg_get_constraintdef(oid), '', NULL, NULL, NULL
+FROM pg_constraint WHERE conrelid::regclass::text LIKE 'ai_trader_%'
+UNION ALL
+SELECT tablename, 0, indexname, indexdef, '', NULL, NULL, NULL
+FROM pg_indexes WHERE schemaname = current_schema() AND tablename LIKE 'ai_trader_%'
+ORDER BY 1, 2, 3
+"""
+
+
+def test_tables_of_the_previous_version_migrate_in_place(
+        service: Service, finished_job: dict[str, Any], postgres: dict[str, Any]) -> None:
+    """The previous script's tables (one row per model and date, US daily) with its rows and
+    one older row it kept: the new script migrates them in place, keeps every row as it was,
+    gives each its US daily session (New York's 09:30 open), and then stores by session."""
+    old_db = new_database(postgres)
+    args = {"api": service.api(), "job_id": finished_job["job_id"]}
+    previous = py_module("tests.windmill.previous_store")
+    previous.main(db=old_db, **args)  # the version deployed today
+    conn = psycopg2.connect(**{**old_db, "password": None})
+    with conn, conn.cursor() as cur:  # a model no longer run, stored long ago
+        cur.execute(previous.UPSERT_RESULT, ("retired", "2025-03-07", 9876.54321, 12.5, -123.45,
+                                             -1.2345, '{"AAPL": 3}', "old-job"))
+        cur.execute(previous.UPSERT_BENCHMARK, ("QQQ", "2025-03-07", 10123.4567, 0.25))
+        cur.execute(previous.UPSERT_JOB, ("old-job", "partial", "2025-03-03", "2025-03-07",
+                                          '["retired"]', 5, 1, 42.0))
+    conn.close()
+    results = ("SELECT model, date::text, portfolio_value::text, cash::text, profit::text, "
+               "return_pct, positions::text, job_id, stored_at FROM ai_trader_results "
+               "ORDER BY model, date")
+    bench = "SELECT symbol, date::text, value::text, daily_return_pct FROM ai_trader_benchmark " \
+            "ORDER BY date"
+    jobs = "SELECT job_id, status, date_start::text, date_end::text, models::text, " \
+           "total_model_days, failed_model_days, total_duration_seconds, stored_at " \
+           "FROM ai_trader_jobs ORDER BY job_id"
+    before = [rows(old_db, q) for q in (results, bench, jobs)]
+    assert [len(b) for b in before] == [15, 8, 2]
+    assert before[0][-1][:3] == ("retired", "2025-03-07", "9876.5432")  # NUMERIC(18, 4)
+
+    first = run_script("f/ai_trader/fetch_and_store_results", {**args, "db": old_db})
+    assert (first["market"], first["frequency"], first["result_rows"]) == ("us", "daily", 14)
+    assert [rows(old_db, q) for q in (results, bench, jobs)] == before  # kept, untouched
+    us = markets.get("us", "daily")
+
+    def opens(day: str) -> datetime:
+        return us.schedule.of_day(date.fromisoformat(day))[0].start  # 13:30 or 14:30 UTC
+
+    assert opens("2025-03-07").hour == 14 and opens("2025-10-02").hour == 13  # EST, EDT
+    for table, key in (("ai_trader_results", "model"), ("ai_trader_benchmark", "symbol")):
+        got = rows(old_db, f"SELECT {key}, date::text, market, frequency, session_id, session "
+                           f"FROM {table}")
+        assert got and all((m, f, sid, at) == ("us", "daily", day, opens(day))
+                           for _, day, m, f, sid, at in got), table
+    assert rows(old_db, "SELECT job_id, market, frequency, first_session_id, last_session_id, "
+                        "first_session, last_session FROM ai_trader_jobs ORDER BY job_id") == [
+        (finished_job["job_id"], "us", "daily", "2025-10-02", "2025-10-10", opens("2025-10-02"),
+         opens("2025-10-10")),
+        ("old-job", "us", "daily", "2025-03-03", "2025-03-07", opens("2025-03-03"),
+         opens("2025-03-07"))]
+
+    # the same tables as a new database gets, with the same rows for the job
+    fresh = new_database(postgres)
+    assert run_script("f/ai_trader/fetch_and_store_results", {**args, "db": fresh}) == first
+    schema = rows(fresh, SCHEMA_OF_TABLES)
+    assert rows(old_db, SCHEMA_OF_TABLES) == schema
+    assert [(r[0], r[3]) for r in schema if r[3].startswith("PRIMARY KEY")] == [
+        ("ai_trader_benchmark", "PRIMARY KEY (market, frequency, symbol, session)"),
+        ("ai_trader_jobs", "PRIMARY KEY (job_id)"),
+        ("ai_trader_results", "PRIMARY KEY (model, session)")]
+    assert {(r[0], r[2], r[3], r[6]) for r in schema if r[2] in ("cash", "value")} == {
+        ("ai_trader_results", "cash", "numeric", None),  # no longer rounded to 4 places
+        ("ai_trader_benchmark", "value", "numeric", None)}
+    assert len(stored_equals_service(service, fresh)) == 14
+    same = "SELECT model, session_id, session, date, portfolio_value, cash, profit, " \
+           "return_pct, positions FROM ai_trader_results WHERE model <> 'retired' " \
+           "ORDER BY model, session"
+    assert rows(old_db, same) == rows(fresh, same)
+
+    # storing again changes nothing; the migration ran once
+    assert run_script("f/ai_trader/fetch_and_store_results", {**args, "db": old_db}) == first
+    assert [rows(old_db, q) for q in (results, bench, jobs)] == before
+    # the key is the session now: a model's hourly sessions share a date
+    store = py_module("fetch_and_store_results")
+    conn = psycopg2.connect(**{**old_db, "password": None})
+    with conn, conn.cursor() as cur:
+        for sid in ("2025-03-07T10:00:00-05:00", "2025-03-07T11:00:00-05:00"):
+            cur.execute(store.UPSERT_RESULT, ("retired", "2025-03-07", 1.0, 1.0, 0.0, 0.0, "{}",
+                                              None, "us", "hourly",
+                                              store.session_start(sid, "us"), sid))
+    conn.close()
+    assert rows(old_db, "SELECT count(*) FROM ai_trader_results WHERE model = 'retired' "
+                        "AND date = '2025-03-07'") == [(3,)]

@@ -56,7 +56,7 @@ def schema_of(script: str) -> dict[str, Any]:
 
 
 def _ts_main(file: Path, args: Mapping[str, Any], order: list[str], runtime: str) -> Any:
-    values = [args[name] if name in args else {"__undefined__": True} for name in order]
+    values = [args.get(name, {"__undefined__": True}) for name in order]
     runner = HERE / "run_main.ts"
     if runtime == "bun":
         cmd = [tool("bun"), "run", str(runner)]
@@ -74,10 +74,16 @@ def _ts_main(file: Path, args: Mapping[str, Any], order: list[str], runtime: str
     return doc["ok"]
 
 
-def _py_main(name: str, args: Mapping[str, Any]) -> Any:
+def py_module(name: str) -> Any:
+    """A module that imports the workspace's Python scripts as Windmill does
+    (`f.ai_trader.<script>`, or a test module such as `tests.windmill.previous_store`)."""
     if str(WINDMILL) not in sys.path:
         sys.path.insert(0, str(WINDMILL))  # Windmill resolves `f.ai_trader.x` the same way
-    module = importlib.import_module(f"f.ai_trader.{name}")
+    return importlib.import_module(name if "." in name else f"f.ai_trader.{name}")
+
+
+def _py_main(name: str, args: Mapping[str, Any]) -> Any:
+    module = py_module(name)
     try:
         return module.main(**args)
     except Exception as exc:  # what Windmill shows as the step's error

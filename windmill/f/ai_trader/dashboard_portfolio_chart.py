@@ -1,5 +1,7 @@
-"""Dashboard: portfolio value over time per model with QQQ, as an SVG line chart in
-Windmill's rich HTML display. Hand-written SVG: no charting library to install."""
+"""Dashboard: portfolio value per session of every model of one market and frequency, with
+its benchmark, as an SVG line chart in Windmill's rich HTML display. Sessions are evenly
+spaced (trading time: nights, weekends and lunch breaks take no room). Hand-written SVG: no
+charting library to install."""
 
 import html
 
@@ -9,6 +11,15 @@ from f.ai_trader.get_timeseries import main as timeseries
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22"]
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 900, 420, 70, 170, 30, 40
+
+
+def label(session_id: str) -> str:
+    """A session as the axis shows it: a date, or an hourly bar's local start with its
+    offset (2025-10-09 09:30+08:00)."""
+    if "T" not in session_id:
+        return session_id
+    day, clock = session_id.split("T", 1)
+    return f"{day} {clock[:5]}{clock[8:]}"
 
 
 def svg(ts: dict) -> str:
@@ -38,7 +49,10 @@ def svg(ts: dict) -> str:
                      f'text-anchor="end">{v:,.0f}</text>')
     for i in (0, len(dates) - 1):
         parts.append(f'<text x="{x(i):.1f}" y="{H - 12}" font-size="11" '
-                     f'text-anchor="middle">{html.escape(dates[i])}</text>')
+                     f'text-anchor="middle">{html.escape(label(dates[i]))}</text>')
+    if ts.get("currency"):
+        parts.append(f'<text x="{PAD_L - 6}" y="{PAD_T - 12}" font-size="11" '
+                     f'text-anchor="end">{html.escape(ts["currency"])}</text>')
     for n, (name, vals) in enumerate(series.items()):
         colour = "#555" if name == ts.get("benchmark") else COLOURS[n % len(COLOURS)]
         dash = ' stroke-dasharray="5 4"' if name == ts.get("benchmark") else ""
@@ -55,5 +69,6 @@ def svg(ts: dict) -> str:
     return "".join(parts)
 
 
-def main(api: ai_trader_api, start_date: str = "", end_date: str = ""):
-    return {"html": svg(timeseries(api, start_date, end_date))}
+def main(api: ai_trader_api, start_date: str = "", end_date: str = "", market: str = "us",
+         frequency: str = "daily"):
+    return {"html": svg(timeseries(api, start_date, end_date, market, frequency))}
