@@ -100,7 +100,10 @@ async def _sessions_with_data(store: Store, market: Market, first: date, last: d
 
 
 async def _latest(store: Store, market: Market) -> str | None:
-    """The latest session every benchmark series has a bar in (none: no benchmark data)."""
+    """The latest session every benchmark series has a bar in (none: no benchmark data), and
+    not past the universe's own latest bar: the original's merged files cut the stocks' last
+    day to its open while the index file keeps its close, and a window ending there would
+    value every holding at the day before's close under that day's label."""
     feed, names = _feed(market), market.benchmark.constituents()
     marks = ",".join("?" * len(names))
     async with store.read() as conn:
@@ -109,9 +112,17 @@ async def _latest(store: Store, market: Market) -> str | None:
             f"AND symbol IN ({marks}) GROUP BY symbol",
             (feed.market, feed.frequency, *names))
         found: dict[str, str] = {r[0]: r[1] for r in await cur.fetchall()}
+        others = [s for s in market.universe if s not in names]
+        stocks = None
+        if others:
+            marks = ",".join("?" * len(others))
+            stocks = await scalar(
+                conn, f"SELECT MAX(session) FROM bars WHERE market = ? AND frequency = ? "
+                f"AND symbol IN ({marks})", (feed.market, feed.frequency, *others))
     if set(found) != set(names):
         return None
-    return min(found.values())
+    last = min(found.values())
+    return min(last, stocks) if stocks else last
 
 
 async def baseline(store: Store, market: Market, model: str, first: Session

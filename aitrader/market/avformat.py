@@ -9,6 +9,8 @@ id. A key that is no session of the market is skipped and reported."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -83,9 +85,11 @@ def market_of(raw_symbol: str, hourly: bool) -> tuple[Market, str]:
     frequency = "hourly" if hourly else "daily"
     for key in ("cn", "crypto"):
         market = markets.get(key, frequency)
+        named = str(raw_symbol).strip().upper()
+        if named in {market.benchmark.symbol, market.benchmark.index}:  # CD5 is no coin
+            return market, named
         sym = market.normalise(raw_symbol)
-        bench = market.benchmark.symbol
-        if market.in_universe(sym) or sym == bench:
+        if market.in_universe(sym) or sym == market.benchmark.symbol:
             return market, sym
     return markets.get("us", frequency), normalise(raw_symbol)
 
@@ -128,6 +132,7 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
         source = "aitrader" if renamed else "alphavantage"
     bars: list[Bar] = []
     skipped: list[str] = []
+    enveloped = 0
     for day, values in series.items():
         if not isinstance(values, dict):
             skipped.append(f"{day}: not an object")
@@ -147,6 +152,12 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
                 volume=dec(values.get("5. volume", 0)),
                 source=source,
             )
+            if bar.high == bar.low == 0 and symbol == market.benchmark.index \
+                    and bar.open > 0 and bar.close > 0:
+                # the original's CD5 files carry only open and close (high and low are 0)
+                bar = attrs.evolve(bar, high=max(bar.open, bar.close),
+                                   low=min(bar.open, bar.close))
+                enveloped += 1
         except (ValueError, TypeError):
             skipped.append(f"{day}: a value is not a number")
             continue
@@ -156,6 +167,9 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
             skipped.append(f"{day}: {why}")
             continue
         bars.append(bar)
+    if enveloped:
+        skipped.append(f"high and low are 0 in {enveloped} bars (a synthetic index): taken "
+                       f"from their open and close")
     bars.sort(key=lambda b: b.session)
     if bars:  # a value off by a factor of ten from the series' median is not this series
         # (Alpha Vantage's 000016.SHH starts with bars near 4.7 for an index near 2,700)
@@ -167,24 +181,74 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
     return ParsedSeries(symbol, bars, skipped, Feed(market.key, market.frequency))
 
 
-def read_documents(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(origin, document) for a .json file, each line of a .jsonl file, or a folder of them."""
+def read_documents(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """(origin, document) for a .json file, each line of a .jsonl file, each symbol of the
+    original's raw A-share .csv tables, or a folder of them. In a folder, a .csv that is no
+    price table (the index weights beside the prices) is (why, None): reported, not fatal."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+        files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl", ".csv"))
         if not files:
-            raise InvalidInput(f"{path.name}: no .json or .jsonl files in this folder")
+            raise InvalidInput(f"{path.name}: no .json, .jsonl or .csv files in this folder")
         for child in files:
-            yield from read_documents(child)
+            try:
+                yield from read_documents(child)
+            except InvalidInput as exc:
+                if child.suffix != ".csv":
+                    raise
+                yield exc.message, None
         return
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file or folder")
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix == ".csv":
+        yield from _csv_documents(text, path.name)
+        return
     if path.suffix == ".jsonl":
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 yield f"{path.name}:{n}", _loads(line, f"{path.name}:{n}")
     else:
         yield path.name, _loads(text, path.name)
+
+
+# The original's raw A-share tables (MARKETS.md, data README): Tushare `daily`
+# (ts_code, trade_date YYYYMMDD, open, high, low, close, ..., vol in lots) and the efinance
+# hourly table (stock_code, trade_date "YYYY-MM-DD HH:MM", the bar's END, open, close, high,
+# low, volume in lots). Each symbol becomes one document in the Alpha Vantage shape, so one
+# parser reads them all; volumes stay in the file's unit, as for the merged files.
+_CSV_SHAPES = {
+    frozenset({"ts_code", "trade_date", "open", "high", "low", "close", "vol"}):
+        ("ts_code", "Time Series (Daily)", "vol"),
+    frozenset({"stock_code", "trade_date", "open", "high", "low", "close", "volume"}):
+        ("stock_code", "Time Series (60min)", "volume"),
+}
+
+
+def _csv_documents(text: str, origin: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    rows = csv.DictReader(io.StringIO(text))
+    header = frozenset(rows.fieldnames or ())
+    shape = next((v for k, v in _CSV_SHAPES.items() if k <= header), None)
+    if shape is None:
+        raise InvalidInput(f"{origin}: not one of the original's price tables (a Tushare "
+                           f"daily table or the A-share hourly table); columns "
+                           f"{', '.join(sorted(header))[:120]}")
+    code, series_key, volume = shape
+    docs: dict[str, dict[str, dict[str, str]]] = {}
+    for n, row in enumerate(rows, 2):
+        raw_day = (row.get("trade_date") or "").strip()
+        if series_key.endswith("(Daily)"):
+            key = f"{raw_day[:4]}-{raw_day[4:6]}-{raw_day[6:8]}" if len(raw_day) == 8 \
+                else raw_day
+        else:
+            key = f"{raw_day}:00" if len(raw_day) == 16 else raw_day
+        symbol = (row.get(code) or "").strip()
+        if not symbol or not key:
+            raise InvalidInput(f"{origin}:{n}: a row without {code} or trade_date")
+        docs.setdefault(symbol, {})[key] = {
+            "1. open": row["open"], "2. high": row["high"], "3. low": row["low"],
+            "4. close": row["close"], "5. volume": row[volume]}
+    for symbol, series in docs.items():
+        yield f"{origin}:{symbol}", {"Meta Data": {"2. Symbol": symbol}, series_key: series}
 
 
 def _loads(text: str, origin: str) -> dict[str, Any]:

@@ -28,6 +28,9 @@ async def import_price_files(store: Store, paths: Iterable[Path]) -> ImportSumma
     summary = ImportSummary()
     for path in paths:
         for origin, doc in read_documents(path):
+            if doc is None:  # a file of the folder that holds no prices
+                summary.rejected.append(origin)
+                continue
             try:
                 series = parse_series(doc)
             except DataError as exc:

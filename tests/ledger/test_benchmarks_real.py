@@ -117,3 +117,16 @@ async def test_qqq_hourly_from_the_first_bar(store: Store) -> None:
     assert last.amount == left + shares * Decimal(raw["2025-11-07 15:00:00"]["4. close"])
     assert bench.metrics.periods_per_year == 1512
     assert board.index is not None and board.index.start == "2025-10-31T15:00:00-04:00"
+
+
+async def test_the_window_ends_where_the_stocks_have_closes(store: Store) -> None:
+    """merged.jsonl cuts the stocks' 11-19 bar to its open, the index file keeps its close:
+    the leaderboard ends on 11-18 rather than value holdings at 11-18's closes under 11-19."""
+    await import_price_files(store, [shared_data("sse50-daily", "merged.jsonl"),
+                                     shared_data("sse50-daily", "index_daily_sse_50.json")])
+    board = await _board(store, "cn", "daily", "2025-09-30", "2025-10-09", "2025-11-30")
+    assert board.end == "2025-11-18"
+    assert board.benchmark is not None and board.benchmark.points[-1].date == "2025-11-18"
+    await import_price_files(store, [shared_data("sse50-daily", "raw")])  # the real closes
+    board = await leaderboard(store, markets.get("cn", "daily"), end="2025-11-30")
+    assert board.end == "2025-11-19"

@@ -51,7 +51,9 @@ HISTORIES = [
     History("ai-trader-positions-astock-hour", "", "cn", "hourly"),
     History("ai-trader-positions-crypto", "-crypto", "crypto", "daily"),
 ]
-PRICES = ["nasdaq100-daily", "nasdaq100-hourly", "sse50-daily", "sse50-hourly", "crypto-daily"]
+# the A-share raw tables hold the closes of 2025-11-19 that the merged files cut to the open
+PRICES = ["nasdaq100-daily", "nasdaq100-hourly", "sse50-daily", "sse50-hourly",
+          "sse50-daily/raw", "sse50-hourly/raw", "crypto-daily"]
 IDS = [h.folder for h in HISTORIES]
 
 
@@ -117,31 +119,6 @@ def raw_closes(h: History, label: str) -> dict[str, float]:
     return out
 
 
-def cut_bars(tmp: Path) -> Path:
-    """The A-share bars the merged files cut to their open (2025-11-19), from the raw tables
-    behind them, as Alpha Vantage documents `prices import` reads."""
-    out = tmp / "cn-cut"
-    out.mkdir()
-    for name, table, code, when, series in (
-            ("daily", shared_data("sse50-daily", "raw", "daily_prices_sse_50.csv"), "ts_code",
-             "trade_date", "Time Series (Daily)"),
-            ("hourly", shared_data("sse50-hourly", "raw", "A_stock_hourly.csv"), "stock_code",
-             "trade_date", "Time Series (60min)")):
-        with table.open(encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        last = max(r[when] for r in rows)
-        docs = []
-        for r in rows:
-            if r[when] != last:
-                continue
-            key = (f"{last[:4]}-{last[4:6]}-{last[6:]}" if name == "daily" else f"{last}:00")
-            docs.append({"Meta Data": {"2. Symbol": r[code]}, series: {key: {
-                "1. open": r["open"], "2. high": r["high"], "3. low": r["low"],
-                "4. close": r["close"], "5. volume": r.get("vol") or r.get("volume")}}})
-        (out / f"cut_{name}.jsonl").write_text("\n".join(json.dumps(d) for d in docs))
-    return out
-
-
 # -- one database with everything, through the command line ------------------------------------
 
 @dataclass(frozen=True)
@@ -161,8 +138,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     home = tmp_path_factory.mktemp("world")
-    folders = [str(shared_data(p)) for p in PRICES]
-    done = run(home, "prices", "import", *folders, str(cut_bars(home)))
+    folders = [str(shared_data(*p.split("/"))) for p in PRICES]
+    done = run(home, "prices", "import", *folders)
     assert done.returncode == 0, done.stderr
     imported = {}
     for h in HISTORIES:

@@ -144,6 +144,15 @@ async def test_bad_files_are_refused_clearly(store: Store, tmp_path: Path) -> No
      "2025-10-20T21:00:00+00:00", "2025-11-10T07:00:00+00:00"),
     (("nasdaq100-hourly",), ("us", "hourly"), 102, 17748, "2025-10-01T10:00:00-04:00",
      "2025-11-10T15:00:00-05:00"),  # daylight saving ends on 2 November
+    # the raw tables behind the merged files: Tushare daily, the hourly table (bar ends)
+    (("sse50-daily", "raw"), ("cn", "daily"), 50, 1500, "2025-10-09", "2025-11-19"),
+    (("sse50-hourly", "raw"), ("cn", "hourly"), 50, 6000, "2025-10-09T09:30:00+08:00",
+     "2025-11-19T14:00:00+08:00"),
+    # the original's CD5 series (only open and close), in the crypto feeds, not as a coin
+    (("crypto-daily", "CD5_crypto_index.json"), ("crypto", "daily"), 1, 15, "2025-11-01",
+     "2025-11-15"),
+    (("crypto-hourly", "CD5_crypto_index_hourly.json"), ("crypto", "hourly"), 1, 349,
+     "2025-10-26T18:00:00+00:00", "2025-11-10T06:00:00+00:00"),
 ])
 async def test_the_originals_files_of_every_market_import(
         store: Store, parts: tuple[str, ...], feed: tuple[str, str], symbols: int, bars: int,
@@ -192,3 +201,18 @@ async def test_status_of_an_hourly_feed(store: Store) -> None:
     assert all(s.bars == 119 and not s.missing for s in st.symbols)
     assert st.last == "2025-11-19T13:00:00+08:00"
     assert await price_status(store) == (await price_status(store, markets.get()))
+
+
+async def test_the_raw_tables_give_the_close_the_merged_files_cut(store: Store) -> None:
+    """A folder's weights table is reported, not fatal; the raw daily table has 11-19's
+    close, which merged.jsonl cut to its open."""
+    summary = await import_price_files(store, [shared_data("sse50-daily")])
+    assert any(r.startswith("sse_50_weight.csv: not one of the original's price tables")
+               for r in summary.rejected)
+    async with store.read() as conn:
+        assert await get_bar(conn, Feed("cn", "daily"), "600519.SH", "2025-11-19") is None
+    await import_price_files(store, [shared_data("sse50-daily", "raw")])
+    async with store.read() as conn:
+        bar = await get_bar(conn, Feed("cn", "daily"), "600519.SH", "2025-11-19")
+        cd5 = await get_bar(conn, Feed("us", "daily"), "CD5", "2025-11-02")
+    assert bar is not None and bar.close > 0 and cd5 is None

@@ -24,7 +24,7 @@ from aitrader.errors import InvalidInput, TradeRefused
 from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.market import demo
-from aitrader.market.prices import Bar, Feed, get_bar, upsert_bars
+from aitrader.market.prices import Feed, get_bar, upsert_bars
 from aitrader.markets import Market
 from aitrader.money import mul
 from aitrader.store import Store
