@@ -143,7 +143,7 @@ async def cmd_prices_status(settings: Settings, args: argparse.Namespace) -> int
 
     store = await _with_store(settings, readonly=True)
     try:
-        st = await price_status(store, nyse())
+        st = await price_status(store, markets.get(args.market, args.frequency))
     finally:
         await store.close()
     out = err if args.json else console  # with --json, stdout carries the JSON alone
@@ -152,7 +152,8 @@ async def cmd_prices_status(settings: Settings, args: argparse.Namespace) -> int
                   "`aitrader prices fetch`")
         return 1
     label = " [bold yellow](includes the synthetic demo market)[/]" if st.synthetic else ""
-    out.print(f"{len(st.symbols)} symbols, {st.first} to {st.last}{label}")
+    out.print(f"{args.market}/{args.frequency}: {len(st.symbols)} symbols, {st.first} to "
+              f"{st.last}{label}")
     if st.absent:
         out.print(f"no data for: {', '.join(st.absent)}")
     if st.with_gaps:
@@ -416,7 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quote", choices=("USD", "USDT"),
                    help="crypto: the Alpha Vantage market of the quotes (default USD, used "
                    "as USDT; the original's hourly files are USDT, which lacks SUI and LTC)")
-    s = command(prices, "status", "symbols, date span and gaps", cmd_prices_status)
+    s = command(prices, "status", "symbols, date span and gaps of one market's feed",
+                cmd_prices_status)
+    s.add_argument("--market", choices=markets.KNOWN, default="us",
+                   help="the market (default us)")
+    s.add_argument("--frequency", choices=markets.FREQUENCIES, default="daily",
+                   help="daily or hourly (default daily)")
     s.add_argument("--json", action="store_true",
                    help="print JSON on stdout only (the tables go to stderr)")
 

@@ -62,7 +62,8 @@ def caption(board: Leaderboard) -> str:
         if idx.value is None:
             lines.append(f"index {idx.name}: - ({idx.note})")
         else:
-            lines.append(f"index {idx.name} {idx.start} to {idx.end}: {_pct(idx.value)}")
+            lines.append(f"index {idx.name} {idx.start} to {idx.end}: {_pct(idx.value)}"
+                         + (f" ({idx.note})" if idx.note else ""))
     lines.append(f"annualised with {market.periods_per_year} sessions per year; amounts in "
                  f"{market.currency}")
     if any(s.metrics.short_window for s in board.models):

@@ -408,14 +408,14 @@ async def main(viewers: int, rates: list[int], seconds: float, ws_seconds: float
     planned = len(rates) * (seconds + 5) + viewers / 50 + ws_seconds + 20
     venue = markets.get(*label.split("/"))
     cal = venue.schedule.calendar()
-    days = cal.between(demo.ANCHOR, cal.last_closed())
-    per_day = len(venue.sessions_of_day(days[-1]))
+    trading_days = cal.between(demo.ANCHOR, cal.last_closed())
+    per_day = len(venue.sessions_of_day(trading_days[-1]))
     needed = math.ceil(planned * per_model * 1.25)
     wanted_days = math.ceil(needed / per_day)
-    picked = days[-min(wanted_days, len(days) - 1):]
-    init = days[-len(picked) - 1]
+    picked = trading_days[-min(wanted_days, len(trading_days) - 1):]
+    init = trading_days[-len(picked) - 1]
     sessions = venue.sessions(picked[0], picked[-1])
-    market = days[-len(picked) - 10:]  # the demo bars: a little look-back before the job
+    market = trading_days[-len(picked) - 10:]  # the demo bars: a little look-back before the job
     print(f"the job: {MODELS} models x {len(sessions)} {venue.label} sessions ({sessions[0]} to "
           f"{sessions[-1]}); a model-day takes >= {turns} x {LLM_DELAY * 1000:.0f} ms of LLM, "
           f"so the job lasts >= {len(sessions) / per_model:.0f} s; the measurement is planned "

@@ -316,14 +316,23 @@ async def index_return(store: Store, market: Market, first: Session, end: str
     if before is None:
         return IndexReturn(symbol, name, None, end, None, "no session before the window")
     start_closes = await _prices_at(store, market, before.id, "close")
+    note = None
+    names = set(bench.constituents())
+    if set(start_closes) != names and market.hourly \
+            and before.id == market.sessions_of_day(before.day)[-1].id:
+        # an hourly feed that starts with the window: the day's last bar closes with the
+        # day, so the daily feed's close of that day is the same close
+        start_closes = await _prices_at(store, market, before.day.isoformat(), "close",
+                                        Feed(market.key, "daily"))
+        note = f"starts from the daily close of {before.day.isoformat()}"
     end_closes = await _prices_at(store, market, end, "close")
     for label, have in ((before.id, start_closes), (end, end_closes)):
-        if set(have) != set(bench.constituents()):
+        if set(have) != names:
             return IndexReturn(symbol, name, before.id, end, None,
                                f"no {bench.symbol} close in session {label}")
     units, left, _ = await _units(store, market, Decimal(1_000_000), start_closes, whole=False)
     value = _valued(units, left, end_closes) / Decimal(1_000_000) - 1
-    return IndexReturn(symbol, name, before.id, end, float(value))
+    return IndexReturn(symbol, name, before.id, end, float(value), note)
 
 
 @attrs.frozen

@@ -77,6 +77,14 @@ async def test_sse50_hourly_replica_tracks_the_official_closes(store: Store) -> 
         ours = last_of_day[b] / last_of_day[a]
         theirs = float(official[b]["4. close"]) / float(official[a]["4. close"])
         assert ours == pytest.approx(theirs, abs=1e-5), (a, b)
+    # the index return: the replica from the 09-30 close (the hourly file starts on 10-09, so
+    # from the daily close of that day) to the window's last close, as the official index
+    index = board.index
+    assert index is not None and index.start == "2025-09-30T14:00:00+08:00"
+    assert index.note == "starts from the daily close of 2025-09-30"
+    assert index.value == pytest.approx(
+        float(official[days[-1]]["4. close"]) / float(official["2025-09-30"]["4. close"]) - 1,
+        abs=1e-5)
 
 
 async def test_cd5_is_the_peers_basket_with_normalised_weights(store: Store) -> None:

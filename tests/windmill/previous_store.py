@@ -104,7 +104,7 @@ WHERE (j.status, j.date_start, j.date_end, j.models, j.total_model_days, j.faile
 """
 
 
-def main(api: ai_trader_api, db: postgresql, job_id: str):
+def main(api: ai_trader_api, db: postgresql, job_id: str):  # type: ignore[no-untyped-def]
     job = api_get(api, f"/simulate/status/{job_id}", missing_ok=True)
     if job is None:
         raise AiTraderError(f"job {job_id} is not known to the service")

@@ -9,9 +9,9 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg2
 import pytest
@@ -47,7 +47,7 @@ def markets_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
     """A live service with each case's demo prices and config (and one more CN hourly
     config for the flow), no model run yet."""
     tmp = tmp_path_factory.mktemp("markets")
-    running = start_service(tmp)
+    running = cast(Generator[Service, None, None], start_service(tmp))
     service = next(running)
     try:
         for name, (key, freq, init, end, since, _) in CASES.items():
