@@ -8,6 +8,18 @@ import sys
 import structlog
 
 
+class _Stderr:
+    """Whatever sys.stderr is when a line is written, not when logging was configured (a
+    command run in-process by a test under capsys must not leave loggers writing to its
+    closed capture)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(*, json: bool | None = None, level: str = "INFO",
               process: str | None = None) -> None:
     """`process` names the process in every line (the tool servers share the container's
@@ -29,11 +41,11 @@ def configure(*, json: bool | None = None, level: str = "INFO",
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     # Libraries log through the standard library: warnings and errors only (the MCP SDK logs
     # every request at INFO, which is noise and costs time on the tool-call path).
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+    logging.basicConfig(level=logging.WARNING, stream=_Stderr(),
                         format=(f"{process} " if process else "")
                         + "%(levelname)s %(name)s %(message)s")

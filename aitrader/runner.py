@@ -19,7 +19,7 @@ from aitrader.actors.host import SimulationHost
 from aitrader.actors.messages import AnswerKind, JobRequest
 from aitrader.agent.factory import check_model
 from aitrader.config import load_config
-from aitrader.errors import ConfigError
+from aitrader.errors import AITraderError, ConfigError
 from aitrader.events import EventBus, Subscription
 from aitrader.ledger.performance import leaderboard
 from aitrader.market import demo
@@ -153,8 +153,14 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
             async with SimulationHost(settings, bus) as host:
                 status = await _drive(store, sub, host, config_file.name, start, end, console)
         models = [m.signature for m in config.enabled]
-        board = await leaderboard(store, config.venue, start=start, end=end, models=models)
-    console.print(leaderboard_table(board, full=False))
+        try:
+            board = await leaderboard(store, config.venue, start=start, end=end,
+                                      models=models)
+        except AITraderError as exc:  # the job's work is done and kept: say why, no table
+            console.print(f"[yellow]no leaderboard: {exc.message}[/]", highlight=False)
+            board = None
+    if board is not None:
+        console.print(leaderboard_table(board, full=False))
     return 0 if status in ("completed", "current") else 1
 
 

@@ -53,7 +53,10 @@ def compute(values: Sequence[float], *, risk_free_annual: float = 0.0,
     returns = [b / a - 1 for a, b in itertools.pairwise(values) if a > 0]
     n = len(returns)
     cr = values[-1] / values[0] - 1
-    ann = (1 + cr) ** (p / n) - 1 if n and cr > -1 else None
+    # in logs: (1 + cr) ** (p / n) overflows a float for a short hourly window (8,760
+    # sessions a year); beyond e**700 the figure says nothing anyway
+    growth = math.log1p(cr) * p / n if n and cr > -1 else None
+    ann = math.expm1(growth) if growth is not None and growth < 700 else None
     rf_daily = (1 + risk_free_annual) ** (1 / p) - 1
     excess = [r - rf_daily for r in returns]
     vol = sharpe = sortino = None

@@ -100,10 +100,12 @@ async def _sessions_with_data(store: Store, market: Market, first: date, last: d
 
 
 async def _latest(store: Store, market: Market) -> str | None:
-    """The latest session every benchmark series has a bar in (none: no benchmark data), and
-    not past the universe's own latest bar: the original's merged files cut the stocks' last
-    day to its open while the index file keeps its close, and a window ending there would
-    value every holding at the day before's close under that day's label."""
+    """The last session of a leaderboard's window: the latest bar of the benchmark (of its
+    most recent constituent: one that stops trading is carried at its last close), but not
+    past the latest session in which at least half the universe has bars. The original's
+    merged files cut the stocks' last day to its open while the index file keeps its close,
+    and a few symbols fetched a day ahead would do the same: a window ending there would
+    value every other holding at the day before's close under that day's label."""
     feed, names = _feed(market), market.benchmark.constituents()
     marks = ",".join("?" * len(names))
     async with store.read() as conn:
@@ -112,17 +114,22 @@ async def _latest(store: Store, market: Market) -> str | None:
             f"AND symbol IN ({marks}) GROUP BY symbol",
             (feed.market, feed.frequency, *names))
         found: dict[str, str] = {r[0]: r[1] for r in await cur.fetchall()}
-        others = [s for s in market.universe if s not in names]
-        stocks = None
-        if others:
-            marks = ",".join("?" * len(others))
-            stocks = await scalar(
-                conn, f"SELECT MAX(session) FROM bars WHERE market = ? AND frequency = ? "
-                f"AND symbol IN ({marks})", (feed.market, feed.frequency, *others))
-    if set(found) != set(names):
-        return None
-    last = min(found.values())
-    return min(last, stocks) if stocks else last
+        if set(found) != set(names):
+            return None
+        last = max(found.values())
+        universe = ",".join("?" * len(market.universe))
+        held = await scalar(conn, f"SELECT COUNT(DISTINCT symbol) FROM bars WHERE market = ? "
+                            f"AND frequency = ? AND symbol IN ({universe})",
+                            (feed.market, feed.frequency, *market.universe))
+        if not held:
+            return last  # only the benchmark's own series is there
+        recent = (date.fromisoformat(last[:10]) - timedelta(days=40)).isoformat()
+        wide = await scalar(
+            conn, f"SELECT session FROM bars WHERE market = ? AND frequency = ? AND symbol IN "
+            f"({universe}) AND session >= ? AND session <= ? GROUP BY session "
+            f"HAVING COUNT(*) * 2 >= ? ORDER BY session DESC LIMIT 1",
+            (feed.market, feed.frequency, *market.universe, recent, last, held))
+    return min(last, wide) if wide else last
 
 
 async def baseline(store: Store, market: Market, model: str, first: Session
@@ -400,8 +407,16 @@ async def leaderboard(
     if first is None:
         raise DataError(f"no {bench.symbol} prices from {start} to {end_day.isoformat()}")
     end_id = window[-1].id
-    series = [await model_series(store, market, r[0], first, window, end_id,
-                                 risk_free=risk_free) for r in rows]
+    series, unranked = [], []
+    for r in rows:
+        try:
+            series.append(await model_series(store, market, r[0], first, window, end_id,
+                                              risk_free=risk_free))
+        except ValueError:  # no positive value to start from (everything lost before it)
+            unranked.append(f"{r[0]} has no positive value at the window's start: not ranked")
+    if not series:
+        raise DataError(f"no {market.label} model has a positive value at the window's "
+                        f"start")
     series.sort(key=lambda s: s.metrics.end_value / s.metrics.start_value, reverse=True)
     b_label = min((s.points[0].date for s in series), key=lambda x: (x[:10], x))
     cash = max(Decimal(r[2]) for r in rows)
@@ -411,4 +426,5 @@ async def leaderboard(
     index = await index_return(store, market, first_bench, end_id)
     synthetic = await any_demo_between(store, _feed(market), b_label, end_id)
     return Leaderboard(market, start, end_id[:10], tuple(series), bench_series, index,
-                       synthetic, tuple(n for n in (note,) if n) + market.notes)
+                       synthetic, tuple(n for n in (note,) if n) + market.notes
+                       + tuple(unranked))

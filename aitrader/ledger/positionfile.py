@@ -34,6 +34,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import attrs
 
 from aitrader import markets
@@ -359,6 +360,8 @@ def _replay(model: str, lines: Sequence[tuple[int, dict[str, Any]]], market: Mar
     init = _position(init_doc, f"{model} id {init_doc['id']}", market)
     if init.holdings:
         raise InvalidInput(f"{model}: the initial position must be cash only")
+    if init.cash <= 0:
+        raise InvalidInput(f"{model}: the initial cash must be positive, got {init.cash}")
     init_label = str(init_doc["date"]).strip()
     grouped: dict[str, tuple[Session, list[_Record]]] = {}
     for n, doc in lines:
@@ -451,56 +454,62 @@ def _read(path: Path, model: str, market: str | None, frequency: str | None) -> 
 # -- writing --------------------------------------------------------------------------------
 
 async def _write(store: Store, r: _Replay, *, replace: bool) -> ImportedModel:
+    async with store.write() as conn:
+        return await _write_in(conn, r, replace=replace)
+
+
+async def _write_in(conn: aiosqlite.Connection, r: _Replay, *, replace: bool
+                    ) -> ImportedModel:
+    """One model's history, inside the caller's transaction."""
     market, model = r.market, r.model
     feed = Feed(market.key, str(market.frequency))
     step = Decimal(1).scaleb(-max(market.price_places, 4))
-    async with store.write() as conn:
+    cur = await conn.execute(
+        "SELECT source, market, frequency FROM models WHERE signature = ?", (model,))
+    row = await cur.fetchone()
+    if row:
+        same = row[0] == IMPORT_SOURCE and (row[1], row[2]) == (market.key,
+                                                              str(market.frequency))
+        if not replace and not same:
+            how = "imported" if row[0] == IMPORT_SOURCE else "not imported"
+            raise Conflict(f"model {model} already exists ({row[1]}/{row[2]}, {how}); "
+                           "pass replace to overwrite it, or a suffix to import it under "
+                           "another signature", model=model)
+        for table in ("holdings", "eod", "trades", "attempts"):
+            await conn.execute(f"DELETE FROM {table} WHERE model = ?", (model,))
+        await conn.execute("DELETE FROM models WHERE signature = ?", (model,))
+    await conn.execute(
+        "INSERT INTO models (signature, initial_cash, init_date, market, frequency, source, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (model, text(r.cash), r.init_date, market.key, str(market.frequency),
+         IMPORT_SOURCE, utcnow()))
+    prev_date: str | None = None
+    prev_value = r.cash
+    for s in r.sessions:
+        day = s.session.id
         cur = await conn.execute(
-            "SELECT source, market, frequency FROM models WHERE signature = ?", (model,))
-        row = await cur.fetchone()
-        if row:
-            same = row[0] == IMPORT_SOURCE and (row[1], row[2]) == (market.key,
-                                                                  str(market.frequency))
-            if not replace and not same:
-                how = "imported" if row[0] == IMPORT_SOURCE else "not imported"
-                raise Conflict(f"model {model} already exists ({row[1]}/{row[2]}, {how}); "
-                               "pass replace to overwrite it, or a suffix to import it under "
-                               "another signature", model=model)
-            for table in ("holdings", "eod", "trades", "attempts"):
-                await conn.execute(f"DELETE FROM {table} WHERE model = ?", (model,))
-            await conn.execute("DELETE FROM models WHERE signature = ?", (model,))
-        await conn.execute(
-            "INSERT INTO models (signature, initial_cash, init_date, market, frequency, source, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (model, text(r.cash), r.init_date, market.key, str(market.frequency),
-             IMPORT_SOURCE, utcnow()))
-        prev_date: str | None = None
-        prev_value = r.cash
-        for s in r.sessions:
-            day = s.session.id
-            cur = await conn.execute(
-                "INSERT INTO attempts (model, date, status, prev_date, started_at, finished_at, "
-                "note) VALUES (?, ?, 'completed', ?, ?, ?, ?)",
-                (model, day, prev_date, utcnow(), utcnow(), s.note))
-            attempt_id = cur.lastrowid
-            assert attempt_id is not None
-            for leg in s.legs:
-                price = max(step, (leg.total / leg.quantity).quantize(step))
-                await conn.execute(
-                    "INSERT INTO trades (attempt_id, model, date, action, symbol, quantity, "
-                    "price, total, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (attempt_id, model, day, leg.action, leg.symbol, text(leg.quantity),
-                     text(price), text(leg.total), utcnow()))
-            try:
-                value, _ = await value_position(conn, feed, s.position, day)
-            except InvalidInput as exc:
-                raise InvalidInput(f"{model} {s.label}: {exc.message}: import the "
-                                   f"{market.title} prices first (aitrader prices import)"
-                                   ) from None
-            profit = value - prev_value
-            ret = round(float(profit / prev_value) * 100, 6) if prev_value else 0.0
-            await write_eod(conn, model, day, attempt_id, s.position, value, profit, ret)
-            prev_date, prev_value = day, value
+            "INSERT INTO attempts (model, date, status, prev_date, started_at, finished_at, "
+            "note) VALUES (?, ?, 'completed', ?, ?, ?, ?)",
+            (model, day, prev_date, utcnow(), utcnow(), s.note))
+        attempt_id = cur.lastrowid
+        assert attempt_id is not None
+        for leg in s.legs:
+            price = max(step, (leg.total / leg.quantity).quantize(step))
+            await conn.execute(
+                "INSERT INTO trades (attempt_id, model, date, action, symbol, quantity, "
+                "price, total, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (attempt_id, model, day, leg.action, leg.symbol, text(leg.quantity),
+                 text(price), text(leg.total), utcnow()))
+        try:
+            value, _ = await value_position(conn, feed, s.position, day)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{model} {s.label}: {exc.message}: import the "
+                               f"{market.title} prices first (aitrader prices import)"
+                               ) from None
+        profit = value - prev_value
+        ret = round(float(profit / prev_value) * 100, 6) if prev_value else 0.0
+        await write_eod(conn, model, day, attempt_id, s.position, value, profit, ret)
+        prev_date, prev_value = day, value
     last = r.sessions[-1].position.cash if r.sessions else r.cash
     return ImportedModel(
         model, r.init_date, len(r.sessions), r.trades, last, market.key,
@@ -531,7 +540,10 @@ async def import_folder(store: Store, root: Path, *, replace: bool = False,
         where = ", ".join(f"{p.relative_to(root)} is {k}" for k, p in [first, *others])
         raise InvalidInput(f"{root.name} mixes markets ({where}): a folder holds one market "
                            "and frequency; import each in its own folder", field="dir")
-    return [await _write(store, r, replace=replace) for _, r in replays]
+    # one transaction: a model that cannot be written (a clash, prices missing) leaves the
+    # others unwritten too
+    async with store.write() as conn:
+        return [await _write_in(conn, r, replace=replace) for _, r in replays]
 
 
 # -- export ---------------------------------------------------------------------------------

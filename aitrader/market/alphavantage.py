@@ -101,6 +101,10 @@ class SymbolResult:
     new_bars: int = 0
     message: str = ""
     part: str = ""  # the month of a US hourly request
+    # the first and last session asked for that the answer's span covered: only sessions in
+    # it that the answer lacked count as absent at the provider (a `compact` answer or a
+    # narrower earlier request says nothing about older sessions)
+    covered: tuple[str, str] | None = None
 
     @property
     def label(self) -> str:
@@ -295,8 +299,12 @@ class AlphaVantageFetcher:
                 for part, group in self._slices(missing):
                     key = f"{self._feed}:{symbol}" + (f":{part}" if part else "")
                     fetched = await self._last_fetched(conn, key)
-                    todo = [s for s in group
-                            if fetched is None or fetched < s.end + self._refetch_after]
+                    asked = await self._asked(conn, key)
+                    # absent at the provider: asked for by a request made long enough after
+                    # it closed, and not in the answer (never: merely not asked for)
+                    todo = [s for s in group if not any(
+                        lo <= s.id <= hi and when >= s.end + self._refetch_after
+                        for when, lo, hi in asked)]
                     if not todo:
                         skipped.append(SymbolResult(
                             symbol, "current", part=part,
@@ -357,6 +365,15 @@ class AlphaVantageFetcher:
             "AND source != 'demo' ORDER BY session",
             (self._feed.market, self._feed.frequency, symbol))
         return [row[0] for row in await cur.fetchall()]
+
+    @staticmethod
+    async def _asked(conn: aiosqlite.Connection, key: str
+                     ) -> list[tuple[datetime, str, str]]:
+        """(when, first, last session asked for) of the answered requests for `key`."""
+        cur = await conn.execute(
+            "SELECT fetched_at, asked_from, asked_to FROM fetch_log WHERE symbol = ? AND "
+            "outcome = 'fetched' AND asked_from IS NOT NULL", (key,))
+        return [(datetime.fromisoformat(r[0]), r[1], r[2]) for r in await cur.fetchall()]
 
     @staticmethod
     async def _last_fetched(conn: aiosqlite.Connection, key: str) -> datetime | None:
@@ -452,13 +469,16 @@ class AlphaVantageFetcher:
         wanted = set(plan.missing)
         new = [b for b in series.bars if b.session in wanted]
         written = await upsert_bars(self._store, self._feed, new)
+        spanned = sorted(b.session for b in series.bars)
+        covered = (max(plan.missing[0], spanned[0]), min(plan.missing[-1], spanned[-1])) \
+            if spanned and plan.missing else None
         notes = [note] if note else []
         if len(new) < len(wanted):
             notes.append(f"{len(wanted) - len(new)} of {_sessions(len(wanted))} asked for are "
                          "not in the answer")
         if series.skipped:
             notes.append(f"{len(series.skipped)} entries unusable ({series.skipped[0]})")
-        return result("fetched", written, "; ".join(notes))
+        return attrs.evolve(result("fetched", written, "; ".join(notes)), covered=covered)
 
     async def _ask(self, params: dict[str, str]
                    ) -> tuple[dict[str, Any] | None, Notice | None, str]:
@@ -532,11 +552,13 @@ class AlphaVantageFetcher:
         self._last_request = loop.time()
 
     async def _remember(self, result: SymbolResult, key: str) -> None:
+        lo, hi = result.covered or (None, None)
         async with self._store.write() as conn:
             await conn.execute(
-                "INSERT INTO fetch_log (symbol, fetched_at, outcome, bars, message) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key, _stamp(self._now()), result.outcome, result.new_bars, result.message),
+                "INSERT INTO fetch_log (symbol, fetched_at, outcome, bars, message, "
+                "asked_from, asked_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, _stamp(self._now()), result.outcome, result.new_bars, result.message,
+                 lo, hi),
             )
 
 

@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from aitrader.errors import DataError, InvalidInput
 from aitrader.market.prices import US_DAILY, Bar, Feed
 from aitrader.market.symbols import normalise
 from aitrader.markets import Market
-from aitrader.money import dec
+from aitrader.money import dec, text
 
 SERIES_KEY = "Time Series (Daily)"
 HOURLY_KEY = "Time Series (60min)"
@@ -127,6 +128,8 @@ def parse_series(doc: dict[str, Any], *, source: str | None = None) -> ParsedSer
     series = doc[key_name]
     if not isinstance(series, dict):
         raise DataError(f"{symbol}: '{key_name}' is not an object")
+    if source is None and isinstance(meta, dict) and meta.get(SOURCE_KEY):
+        source = str(meta[SOURCE_KEY])  # a raw table's provider (tushare, efinance)
     if source is None:
         renamed = any(isinstance(v, dict) and _OPEN[1] in v for v in series.values())
         source = "aitrader" if renamed else "alphavantage"
@@ -216,11 +219,15 @@ def read_documents(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
 # hourly table (stock_code, trade_date "YYYY-MM-DD HH:MM", the bar's END, open, close, high,
 # low, volume in lots). Each symbol becomes one document in the Alpha Vantage shape, so one
 # parser reads them all; volumes stay in the file's unit, as for the merged files.
+# Tushare's `vol` is in lots of 100 where the merged daily file (its own conversion) has
+# shares: it is multiplied, so one feed keeps one unit. The hourly table and merged_hourly
+# both have lots (kept, as documented).
+SOURCE_KEY = "aitrader.source"
 _CSV_SHAPES = {
     frozenset({"ts_code", "trade_date", "open", "high", "low", "close", "vol"}):
-        ("ts_code", "Time Series (Daily)", "vol"),
+        ("ts_code", "Time Series (Daily)", "vol", Decimal(100), "tushare"),
     frozenset({"stock_code", "trade_date", "open", "high", "low", "close", "volume"}):
-        ("stock_code", "Time Series (60min)", "volume"),
+        ("stock_code", "Time Series (60min)", "volume", Decimal(1), "efinance"),
 }
 
 
@@ -232,7 +239,7 @@ def _csv_documents(text: str, origin: str) -> Iterator[tuple[str, dict[str, Any]
         raise InvalidInput(f"{origin}: not one of the original's price tables (a Tushare "
                            f"daily table or the A-share hourly table); columns "
                            f"{', '.join(sorted(header))[:120]}")
-    code, series_key, volume = shape
+    code, series_key, volume, per_unit, provider = shape
     docs: dict[str, dict[str, dict[str, str]]] = {}
     for n, row in enumerate(rows, 2):
         raw_day = (row.get("trade_date") or "").strip()
@@ -246,9 +253,17 @@ def _csv_documents(text: str, origin: str) -> Iterator[tuple[str, dict[str, Any]
             raise InvalidInput(f"{origin}:{n}: a row without {code} or trade_date")
         docs.setdefault(symbol, {})[key] = {
             "1. open": row["open"], "2. high": row["high"], "3. low": row["low"],
-            "4. close": row["close"], "5. volume": row[volume]}
+            "4. close": row["close"], "5. volume": _volume(row[volume], per_unit)}
     for symbol, series in docs.items():
-        yield f"{origin}:{symbol}", {"Meta Data": {"2. Symbol": symbol}, series_key: series}
+        yield f"{origin}:{symbol}", {"Meta Data": {"2. Symbol": symbol, SOURCE_KEY: provider},
+                                     series_key: series}
+
+
+def _volume(raw: str, per_unit: Decimal) -> str:
+    try:
+        return text(dec(raw) * per_unit)
+    except ValueError:
+        return raw  # the bar is then refused by the parser, with its reason
 
 
 def _loads(text: str, origin: str) -> dict[str, Any]:

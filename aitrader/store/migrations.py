@@ -243,4 +243,12 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             *_to_text("holdings", "shares", "quantity", e4=False, check="> 0"),
         ),
     ),
+    (
+        6,
+        "fetch_log: the sessions a request asked for, so that only those count as absent",
+        (
+            "ALTER TABLE fetch_log ADD COLUMN asked_from TEXT",
+            "ALTER TABLE fetch_log ADD COLUMN asked_to TEXT",
+        ),
+    ),
 )

@@ -16,7 +16,8 @@ from aitrader import markets
 from aitrader.ledger import Ledger
 from aitrader.ledger.performance import Leaderboard, leaderboard
 from aitrader.market.loader import import_price_files
-from aitrader.store import Store
+from aitrader.market.prices import Bar, Feed, upsert_bars
+from aitrader.store import Store, scalar
 from tests.conftest import shared_data
 
 
@@ -138,3 +139,18 @@ async def test_the_window_ends_where_the_stocks_have_closes(store: Store) -> Non
     await import_price_files(store, [shared_data("sse50-daily", "raw")])  # the real closes
     board = await leaderboard(store, markets.get("cn", "daily"), end="2025-11-30")
     assert board.end == "2025-11-19"
+
+
+async def test_a_few_symbols_a_day_ahead_do_not_move_the_window(store: Store) -> None:
+    """US daily: two symbols (QQQ among them) fetched one day further than the rest; the
+    leaderboard still ends where the universe has its closes."""
+    await import_price_files(store, [shared_data("nasdaq100-daily")])
+    async with store.read() as conn:
+        last = await scalar(conn, "SELECT MAX(session) FROM bars WHERE symbol = 'AAPL'")
+    ahead = markets.get().next_session(last)
+    assert ahead is not None
+    bars = [Bar(sym, ahead.id, *(Decimal(100),) * 4, Decimal(1), "test")
+            for sym in ("QQQ", "AAPL")]
+    await upsert_bars(store, Feed(), bars)
+    board = await _board(store, "us", "daily", "2025-09-30", "2025-10-01", "2030-01-01")
+    assert board.end == last

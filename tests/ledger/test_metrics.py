@@ -45,3 +45,11 @@ def test_single_point_and_bad_start() -> None:
     assert one.sessions == 0 and one.annualised_return is None and one.win_rate is None
     with pytest.raises(ValueError, match="positive starting value"):
         compute([0.0, 1.0])
+
+
+def test_annualising_a_short_hourly_window_does_not_overflow() -> None:
+    """One crypto hour up 10% annualises past any float: no figure, not an OverflowError."""
+    m = compute([100.0, 110.0], periods_per_year=8760)
+    assert m.annualised_return is None and m.cumulative_return == pytest.approx(0.1)
+    assert compute([100.0, 101.0], periods_per_year=1512).annualised_return == pytest.approx(
+        1.01 ** 1512 - 1)

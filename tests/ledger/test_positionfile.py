@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from aitrader.errors import InvalidInput
+from aitrader.ledger import Ledger
 from aitrader.ledger.invariants import violations
 from aitrader.ledger.performance import leaderboard
 from aitrader.ledger.positionfile import export_model, import_folder, import_model
@@ -133,3 +135,39 @@ async def test_reimport_replaces_and_inconsistent_files_are_refused(
     assert board.models[0].metrics.end_value == pytest.approx(10711.49, abs=0.01)
     with pytest.raises(InvalidInput, match=r"no <model>/position\.jsonl"):
         await import_folder(real_store, tmp_path / "gpt-5")
+
+
+async def test_a_folder_imports_whole_or_not_at_all(real_store: Store, tmp_path: Path) -> None:
+    """Zero initial cash is refused; a folder whose second model holds a symbol without
+    prices imports none of its models (one transaction), and the ledger is as it was."""
+    zero = tmp_path / "zero" / "z"
+    zero.mkdir(parents=True)
+    (zero / "position.jsonl").write_text(json.dumps(
+        {"date": "2025-10-01", "id": 0, "positions": {"CASH": 0}}))
+    with pytest.raises(InvalidInput, match="the initial cash must be positive"):
+        await import_folder(real_store, tmp_path / "zero")
+    folder = tmp_path / "two"
+    good = shared_data("ai-trader-positions", "gpt-5", "position.jsonl").read_text()
+    (folder / "a-good").mkdir(parents=True)
+    (folder / "a-good" / "position.jsonl").write_text(good)
+    (folder / "b-bad").mkdir()
+    (folder / "b-bad" / "position.jsonl").write_text("\n".join([
+        json.dumps({"date": "2025-10-01", "id": 0, "positions": {"CASH": 10000}}),
+        json.dumps({"date": "2025-10-02", "id": 1, "this_action": {
+            "action": "buy", "symbol": "AAPL", "amount": 1},
+            "positions": {"AAPL": 1, "CASH": 9700}})]))
+    async with real_store.write() as conn:  # AAPL has no price on 10-02 now
+        await conn.execute("DELETE FROM bars WHERE symbol = 'AAPL' AND session <= '2025-10-02'")
+    with pytest.raises(InvalidInput, match="import the NASDAQ-100, daily prices first"):
+        await import_folder(real_store, folder)
+    async with real_store.read() as conn:
+        cur = await conn.execute("SELECT COUNT(*) FROM models WHERE signature IN "
+                                 "('a-good', 'b-bad')")
+        assert (await cur.fetchone())[0] == 0  # type: ignore[index]
+
+
+async def test_a_model_without_a_positive_start_is_named_not_ranked(real_store: Store) -> None:
+    await Ledger(real_store).register_model("empty", Decimal(0), "2025-10-01")
+    board = await leaderboard(real_store, start="2025-10-01", end="2025-10-30")
+    assert "empty" not in {s.name for s in board.models} and len(board.models) == 6
+    assert "empty has no positive value at the window's start: not ranked" in board.notes

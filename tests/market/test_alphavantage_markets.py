@@ -325,6 +325,25 @@ async def test_crypto_day_missing_at_the_provider_is_not_asked_for_again(
                     "not asked again")]
 
 
+async def test_days_never_asked_for_are_asked_later(store: Store,
+                                                    mock_http: aioresponses) -> None:
+    """A first run for 11-14..11-15 says nothing about 11-13: a later run with an earlier
+    start asks again and stores it (only sessions a request asked for and its answer's span
+    covered count as absent)."""
+    mock_http.get(url("DIGITAL_CURRENCY_DAILY", "BTC"), payload=digital_daily("BTC", BTC_DAYS),
+                  repeat=True)
+    async with aiohttp.ClientSession() as http:
+        first = await fetcher(store, http, "crypto", "daily", NOV16,
+                              history_start=date(2025, 11, 14)).fetch(["BTC-USDT"])
+        later = await fetcher(store, http, "crypto", "daily", NOV16 + timedelta(hours=7),
+                              history_start=date(2025, 11, 13)).fetch(["BTC-USDT"])
+    assert [(r.outcome, r.new_bars) for r in first.results] == [("fetched", 2)]
+    assert [(r.outcome, r.new_bars) for r in later.results] == [("fetched", 1)]
+    assert len(calls(mock_http)) == 2
+    assert list(await stored(store, CRYPTO_DAILY, "BTC-USDT")) == [
+        "2025-11-13", "2025-11-14", "2025-11-15"]
+
+
 async def test_real_crypto_daily_file(store: Store, mock_http: aioresponses) -> None:
     """Real data: the recorded BTC days under Alpha Vantage's own key and meta data: every
     finished UTC day from 2024-11-26 is stored, the partial 2025-11-16 is not."""

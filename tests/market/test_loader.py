@@ -211,8 +211,14 @@ async def test_the_raw_tables_give_the_close_the_merged_files_cut(store: Store) 
                for r in summary.rejected)
     async with store.read() as conn:
         assert await get_bar(conn, Feed("cn", "daily"), "600519.SH", "2025-11-19") is None
+    async with store.read() as conn:
+        merged = await get_bar(conn, Feed("cn", "daily"), "600028.SH", "2025-10-09")
     await import_price_files(store, [shared_data("sse50-daily", "raw")])
     async with store.read() as conn:
         bar = await get_bar(conn, Feed("cn", "daily"), "600519.SH", "2025-11-19")
+        raw = await get_bar(conn, Feed("cn", "daily"), "600028.SH", "2025-10-09")
         cd5 = await get_bar(conn, Feed("us", "daily"), "CD5", "2025-11-02")
-    assert bar is not None and bar.close > 0 and cd5 is None
+    assert bar is not None and bar.close > 0 and bar.source == "tushare" and cd5 is None
+    # Tushare's volume in lots of 100 is stored in shares, as the merged file has it
+    assert merged is not None and raw is not None
+    assert raw.volume == Decimal("146386033") and abs(raw.volume - merged.volume) <= 100
