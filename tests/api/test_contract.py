@@ -161,9 +161,9 @@ async def test_openapi_and_docs(api: Api) -> None:
     assert set(doc["paths"]) == {
         "/simulate/trigger", "/simulate/status/{job_id}", "/simulate/current",
         "/simulate/jobs", "/simulate/jobs/{job_id}/cancel", "/simulate/jobs/{job_id}/retry",
-        "/results", "/results/performance", "/health", "/metrics", "/ws"}
+        "/results", "/results/performance", "/results/markets", "/health", "/metrics", "/ws"}
     operations = [op for item in doc["paths"].values() for op in item.values()]
-    assert len({op["operationId"] for op in operations}) == len(operations) == 11
+    assert len({op["operationId"] for op in operations}) == len(operations) == 12
     assert all(op["tags"] for op in operations)
     # it describes this instance: no token configured, so nothing asks for one
     assert doc["security"] == [] and doc["servers"][0]["url"] == str(
