@@ -122,6 +122,17 @@ class Price:
     completion: float = attrs.field(default=0.0, validator=_non_negative)
 
 
+@attrs.frozen(kw_only=True)
+class ProviderLimits:
+    """One OpenAI-compatible API's limits, shared by every model that calls it (None: no
+    limit)."""
+
+    max_concurrent: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_positive))
+    requests_per_minute: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_positive))
+
+
 DATA_SOURCES = ("demo", "database")
 
 
@@ -141,6 +152,8 @@ class SimulationConfig:
     agent_config: AgentConfig = attrs.Factory(AgentConfig)
     log_config: LogConfig = attrs.Factory(LogConfig)
     llm_prices: Mapping[str, Price] = attrs.Factory(dict)
+    # by base URL (e.g. "https://api.openai.com/v1"): limits every actor shares
+    providers: Mapping[str, ProviderLimits] = attrs.Factory(dict)
 
     @agent_type.validator
     def _check_agent_type(self, _: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]

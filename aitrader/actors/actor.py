@@ -23,6 +23,7 @@ from aitrader import failpoints
 from aitrader.actors.messages import BatchDone, RunDays, Stop
 from aitrader.actors.modelday import Runtime, describe, end_days, run_model_day
 from aitrader.agent.factory import make_agent
+from aitrader.agent.providers import Providers
 from aitrader.agent.toolbox import ToolBox, ToolResult
 from aitrader.errors import AITraderError
 from aitrader.events import EventBus
@@ -38,7 +39,7 @@ log = structlog.get_logger(__name__)
 class ModelActor:
     def __init__(self, signature: str, *, store: Store, bus: EventBus, settings: Settings,
                  env: Mapping[str, str], report: Callable[[BatchDone], None],
-                 mailbox_size: int = 16) -> None:
+                 mailbox_size: int = 16, providers: Providers | None = None) -> None:
         self.signature = signature
         self.mailbox: asyncio.Queue[RunDays | Stop] = asyncio.Queue(mailbox_size)
         self.runtime = Runtime(signature)
@@ -49,6 +50,7 @@ class ModelActor:
         self._settings = settings
         self._env = env
         self._report = report
+        self._providers = providers or Providers()
 
     async def run(self) -> None:
         """The actor's task: its MCP sessions live and die inside it. Returns on Stop."""
@@ -90,7 +92,8 @@ class ModelActor:
         tools.call_timeout = cfg.tool_timeout
         tools.for_market(batch.config.market)
         agent = make_agent(batch.model, batch.config, store=self._store, ledger=self._ledger,
-                           env=self._env, bus=self._bus, http=http)
+                           env=self._env, bus=self._bus, http=http,
+                           providers=self._providers)
         await agent.register_agent()
         for day in batch.days:
             failpoints.hit("actor.between_days")

@@ -41,6 +41,7 @@ import structlog
 
 from aitrader.actors.messages import JobRequest, TriggerAnswer
 from aitrader.actors.supervisor import Supervisor
+from aitrader.agent.providers import WaitStats
 from aitrader.errors import Conflict, Unavailable
 from aitrader.events import Event, EventBus
 from aitrader.priority import Priority, priority_of
@@ -183,6 +184,11 @@ class SimulationHost:
         if sup is None:
             return []
         return [(name, actor.mailbox.qsize()) for name, actor in list(sup.actors.items())]
+
+    def provider_stats(self) -> list[tuple[str, int, WaitStats]]:
+        """Per LLM provider: requests in flight and how long requests waited for its limits."""
+        sup = self._sup
+        return sup.providers.stats() if sup is not None else []
 
     # -- the simulation thread --------------------------------------------------------------
 

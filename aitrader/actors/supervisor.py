@@ -33,6 +33,7 @@ from aitrader.actors.messages import (
 )
 from aitrader.actors.modelday import describe
 from aitrader.actors.recovery import recover
+from aitrader.agent.providers import Providers
 from aitrader.config import SimulationConfig
 from aitrader.errors import Conflict
 from aitrader.events import EventBus
@@ -66,6 +67,7 @@ class Supervisor:
         self._admission = Admission(store=store, configs_dir=settings.configs_dir,
                                     env=self._env, max_jobs=settings.max_concurrent_jobs)
         self._inbox = Inbox(max_commands)
+        self.providers = Providers()  # every LLM provider's limits, shared by the actors
         self.actors: dict[str, ModelActor] = {}
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -129,7 +131,7 @@ class Supervisor:
         if actor is None:
             actor = self.actors[signature] = ModelActor(
                 signature, store=self._store, bus=self._bus, settings=self._settings,
-                env=self._env, report=self._inbox.report)
+                env=self._env, report=self._inbox.report, providers=self.providers)
             self._own(self._supervise(actor), name=f"actor:{signature}")
         return actor
 

@@ -16,6 +16,7 @@ import httpx
 from aitrader.agent.base import BaseAgent
 from aitrader.agent.baseline import BASELINES
 from aitrader.agent.llm import LLMAgent, credentials
+from aitrader.agent.providers import Providers
 from aitrader.agent.recorder import Recorder
 from aitrader.config import ModelConfig, SimulationConfig
 from aitrader.events import EventBus
@@ -34,7 +35,8 @@ def check_model(model: ModelConfig, config: SimulationConfig, env: Mapping[str, 
 
 def make_agent(model: ModelConfig, config: SimulationConfig, *, store: Store, ledger: Ledger,
                env: Mapping[str, str], bus: EventBus | None = None,
-               http: httpx.AsyncClient | None = None) -> BaseAgent:
+               http: httpx.AsyncClient | None = None,
+               providers: Providers | None = None) -> BaseAgent:
     """The agent for a model (see `check_model` for what makes it fail); an LLM agent talks
     to its API through `http`, a client its actor owns."""
     check_model(model, config, env)
@@ -43,4 +45,5 @@ def make_agent(model: ModelConfig, config: SimulationConfig, *, store: Store, le
     recorder = Recorder(store, model.signature, log_root=Path(config.log_config.log_path),
                         price=config.llm_prices.get(model.basemodel), bus=bus)
     return AGENT_TYPES[config.agent_type](model, config, ledger, store=store,
-                                          recorder=recorder, env=env, http=http)
+                                          recorder=recorder, env=env, http=http,
+                                          providers=providers)

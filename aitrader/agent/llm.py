@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from aitrader import failpoints
 from aitrader.agent.base import STOP_SIGNAL, BaseAgent, DayContext, SessionReport
 from aitrader.agent.prompt import system_prompt
+from aitrader.agent.providers import Providers
 from aitrader.agent.recorder import Recorder, Usage
 from aitrader.agent.toolbox import ToolBox
 from aitrader.config import ModelConfig, SimulationConfig
@@ -82,9 +83,12 @@ class LLMAgent(BaseAgent):
                  store: Store, recorder: Recorder, env: Mapping[str, str] | None = None,
                  http: httpx.AsyncClient | None = None,
                  call_retries: int = 3, retry_base: float = 1.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 providers: Providers | None = None) -> None:
         super().__init__(model, config, ledger)
         base_url, api_key = credentials(model, os.environ if env is None else env)
+        # the provider's limits, shared with every other actor calling it
+        self.limiter = (providers or Providers()).limiter(base_url, config.providers)
         # `http`: the actor's own client. Without one, langchain-openai shares one client
         # per process (cached), bound to the event loop that first used it.
         self.llm = ChatOpenAI(model=model.basemodel, base_url=base_url,
@@ -107,7 +111,9 @@ class LLMAgent(BaseAgent):
             wait: float | None = None
             failpoints.hit("llm.before_call")
             try:
-                reply = await bound.ainvoke(list(messages))
+                async with self.limiter.slot():
+                    started, t0 = utcnow(), time.perf_counter()  # the call, not the wait
+                    reply = await bound.ainvoke(list(messages))
             except openai.APIStatusError as exc:
                 retryable = exc.status_code == 429 or exc.status_code >= 500
                 last = f"the LLM API answered HTTP {exc.status_code}"
@@ -138,8 +144,11 @@ class LLMAgent(BaseAgent):
                 error=last)
             if not retryable or n == self.call_retries:
                 break
+            if wait is not None:  # Retry-After: the whole provider waits, this actor too
+                self.limiter.pause(wait)
+                continue
             backoff = self.retry_base * 2 ** n
-            await self._sleep(wait if wait is not None else backoff * random.uniform(0.5, 1.5))
+            await self._sleep(backoff * random.uniform(0.5, 1.5))
         raise LLMError(f"{self.signature}: {last} (after {n + 1} tries)")
 
     async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:

@@ -98,6 +98,7 @@ async def _simulation(app: web.Application) -> AsyncIterator[None]:
     # voided by the actors (and any left running are voided by recovery on the next start)
     async with SimulationHost(settings, app[BUS]) as host:
         app[SIMULATION] = host
+        app[METRICS].providers = host.provider_stats
         if not settings.api_token:
             log.warning("api_open", message="AITRADER_API_TOKEN is not set: the API is open "
                         "to anyone who can reach it")

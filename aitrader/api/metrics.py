@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,8 +27,11 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from aitrader import __version__
+from aitrader.agent.providers import WAIT_BUCKETS, WaitStats
 from aitrader.events import Event
 from aitrader.market.calendar import Calendar
 
@@ -93,6 +96,9 @@ class Metrics:
             "aitrader_event_loop_lag_seconds",
             "How late a 100 ms timer fires: time the event loop was busy with something else",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r)
+        # the LLM providers' limits, read from the simulation when scraped
+        self.providers: Callable[[], list[tuple[str, int, WaitStats]]] = list
+        r.register(_ProviderCollector(self))
 
     def session_closed_at(self, session: str) -> float:
         """When a session ended, as Unix time: an hourly bar's end; a daily session's NYSE
@@ -176,3 +182,26 @@ class Metrics:
                 if status != 101:  # a WebSocket lasts as long as its viewer watches
                     self.http_seconds.labels(name).observe(time.perf_counter() - started)
         return count
+
+
+class _ProviderCollector(Collector):
+    """Per LLM provider: requests in flight, and the time requests waited for its limits."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        flight = GaugeMetricFamily("aitrader_llm_provider_in_flight",
+                                   "LLM requests in flight per provider", labels=["provider"])
+        wait = HistogramMetricFamily(
+            "aitrader_llm_provider_wait_seconds", "Time an LLM request waited for its "
+            "provider's limits (concurrency, rate, a Retry-After pause)", labels=["provider"])
+        for name, in_flight, stats in self._metrics.providers():
+            flight.add_metric([name], in_flight)
+            running, buckets = 0, []
+            for bound, n in zip((*WAIT_BUCKETS, float("inf")), stats.buckets, strict=True):
+                running += n
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), running))
+            wait.add_metric([name], buckets, stats.total)
+        yield flight
+        yield wait

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -106,12 +107,15 @@ async def test_scripted_conversation_trades_and_is_recorded(
 
 async def test_429_with_retry_after_then_success(stack: Stack, llm: FakeLLM,
                                                  tmp_path: Path) -> None:
-    """A 429 is retried after its Retry-After, then the day completes."""
-    llm.script("fake/limited", [finish()], faults=[Fault(429, retry_after=2)])
+    """A 429 is retried after its Retry-After (a pause of the whole provider, which this
+    actor's next request waits out too), then the day completes."""
+    llm.script("fake/limited", [finish()], faults=[Fault(429, retry_after=1)])
+    t0 = time.monotonic()
     out, store, sig, waits = await run_llm_day(stack, llm, tmp_path, "fake/limited")
     try:
         assert out.status == "completed"
-        assert waits == [2.0]  # the server's Retry-After, not the default backoff
+        assert waits == []  # no backoff of its own: the server's Retry-After
+        assert time.monotonic() - t0 >= 0.95
         async with store.read() as conn:
             cur = await conn.execute("SELECT outcome FROM llm_calls WHERE model = ? "
                                      "ORDER BY id", (sig,))
