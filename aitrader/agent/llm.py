@@ -15,7 +15,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -37,6 +37,39 @@ from aitrader.store import Store, utcnow
 
 NUDGE = f"Continue with the tools, or reply {STOP_SIGNAL} when today's work is done."
 MAX_RETRY_AFTER = 60.0
+DROPPED = "[this tool result was dropped to fit the model's context]"
+
+
+def text_of(content: object) -> str:
+    """A reply's text: a string, or the text parts of a list of parts (some providers answer
+    `[{"type": "text", "text": ...}]`); anything else contributes nothing."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p if isinstance(p, str) else str(p.get("text") or "")
+                       for p in content if isinstance(p, str | dict))
+    return ""
+
+
+def _context_exceeded(exc: openai.BadRequestError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    code = str(body.get("code") or getattr(exc, "code", "") or "")
+    text = str(body.get("message") or exc.message or "").lower()
+    return code == "context_length_exceeded" or "context length" in text \
+        or "context window" in text
+
+
+def drop_oldest_tool_results(messages: list[BaseMessage]) -> int:
+    """Shorten the conversation in place: the older half of the tool results (at least one)
+    keep their call ids but lose their content. Returns how many were dropped."""
+    results = [i for i, m in enumerate(messages)
+               if isinstance(m, ToolMessage) and m.content != DROPPED]
+    dropped = results[:max(1, len(results) // 2)] if results else []
+    for i in dropped:
+        old = messages[i]
+        assert isinstance(old, ToolMessage)
+        messages[i] = ToolMessage(DROPPED, tool_call_id=old.tool_call_id)
+    return len(dropped)
 
 
 class LLMError(AITraderError):
@@ -103,10 +136,15 @@ class LLMAgent(BaseAgent):
         self.attempt: int | None = None
         self._bound: tuple[int, Any] | None = None
 
-    async def _ask(self, bound: Any, messages: Sequence[BaseMessage], day: str) -> AIMessage:
-        """One LLM call with retries; records every try."""
+    async def _ask(self, bound: Any, messages: list[BaseMessage], day: str) -> AIMessage:
+        """One LLM call with retries; records every try. A 400 "context length exceeded"
+        drops the oldest tool results from `messages` (in place, for the rest of the day too)
+        and retries once, said in the day's log."""
         last = ""
-        for n in range(self.call_retries + 1):
+        shrunk = False
+        n = -1
+        while True:
+            n += 1  # tries so far; the one retry after dropping tool results is not counted
             started, t0 = utcnow(), time.perf_counter()
             wait: float | None = None
             failpoints.hit("llm.before_call")
@@ -114,6 +152,32 @@ class LLMAgent(BaseAgent):
                 async with self.limiter.slot():
                     started, t0 = utcnow(), time.perf_counter()  # the call, not the wait
                     reply = await bound.ainvoke(list(messages))
+            except openai.BadRequestError as exc:
+                if shrunk or not _context_exceeded(exc):
+                    retryable, outcome = False, "http_400"
+                    last = ("the LLM API refused the request (HTTP 400)" if not shrunk else
+                            "the conversation exceeds the model's context even with its "
+                            "oldest tool results dropped")
+                else:
+                    dropped = drop_oldest_tool_results(messages)
+                    shrunk = True
+                    await self.recorder.llm_call(
+                        attempt=self.attempt, day=day, started_at=started,
+                        latency_ms=(time.perf_counter() - t0) * 1000, usage=Usage(),
+                        outcome="context_length",
+                        error=f"context length exceeded: {dropped} oldest tool results "
+                              f"dropped, asked again")
+                    if self.attempt is not None:
+                        await self.recorder.messages(
+                            attempt=self.attempt, day=day, step=-1, new=[{
+                                "role": "note", "content": (
+                                    f"the LLM API said the conversation exceeds the model's "
+                                    f"context; the {dropped} oldest tool results were "
+                                    f"dropped and the request sent again")}])
+                    if dropped:
+                        continue
+                    retryable, outcome = False, "http_400"
+                    last = "the conversation exceeds the model's context"
             except openai.APIStatusError as exc:
                 retryable = exc.status_code == 429 or exc.status_code >= 500
                 last = f"the LLM API answered HTTP {exc.status_code}"
@@ -130,19 +194,21 @@ class LLMAgent(BaseAgent):
                 retryable, outcome = True, "bad_response"
                 last = f"the LLM API answered something that is not a completion ({exc})"[:300]
             else:
-                meta = reply.usage_metadata or {}
+                meta = reply.usage_metadata or {}  # a provider may send no usage at all
+                cut = (reply.response_metadata or {}).get("finish_reason") == "length"
                 await self.recorder.llm_call(
                     attempt=self.attempt, day=day, started_at=started,
                     latency_ms=(time.perf_counter() - t0) * 1000,
                     usage=Usage(int(meta.get("input_tokens", 0)),
-                                int(meta.get("output_tokens", 0))), outcome="ok")
+                                int(meta.get("output_tokens", 0))),
+                    outcome="length" if cut else "ok")
                 assert isinstance(reply, AIMessage)
                 return reply
             await self.recorder.llm_call(
                 attempt=self.attempt, day=day, started_at=started,
                 latency_ms=(time.perf_counter() - t0) * 1000, usage=Usage(), outcome=outcome,
                 error=last)
-            if not retryable or n == self.call_retries:
+            if not retryable or n >= self.call_retries + shrunk:
                 break
             if wait is not None:  # Retry-After: the whole provider waits, this actor too
                 self.limiter.pause(wait)
@@ -169,7 +235,7 @@ class LLMAgent(BaseAgent):
             report.steps = step
             new: list[BaseMessage] = [reply]
             messages.append(reply)
-            text = reply.content if isinstance(reply.content, str) else str(reply.content)
+            text = text_of(reply.content)
             last_text = text or last_text
             for call in reply.tool_calls:
                 result = await tools.call(call["name"], call["args"])

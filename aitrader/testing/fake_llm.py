@@ -40,6 +40,11 @@ class Turn:
     calls: Sequence[Call] = ()
     content: str = ""
     delay: float = 0.0
+    # provider quirks, as real APIs answer
+    reasoning: str | None = None  # `reasoning_content` beside `content` (reasoning models)
+    parts: bool = False  # content as a list of text parts instead of a string
+    finish_reason: str | None = None  # e.g. "length": cut at the token limit
+    usage: bool = True  # False: no `usage` in the answer
 
 
 def finish(text: str = "Done for today.") -> Turn:
@@ -56,6 +61,9 @@ class Fault:
     retry_after: float | None = None
     hang: bool = False
     garbage: bool = False
+    html: bool = False  # an HTML error page (a gateway's), with `status`
+    context_length: bool = False  # 400: the conversation is longer than the model's context
+    none: bool = False  # no fault: answer this request normally (to fault a later one)
 
 
 @attrs.define
@@ -114,13 +122,25 @@ class FakeLLM:
         if self.keep_requests:
             self.requests.append(body)
         faults = self.faults.get(model) or []
-        if faults:
-            fault = faults.pop(0)
+        fault = faults.pop(0) if faults else None
+        if fault is not None and not fault.none:
             if fault.hang:
                 await asyncio.sleep(3600)
             if fault.garbage:
                 return web.Response(text="<html>gateway says no</html>",
                                     content_type="application/json")
+            if fault.html:
+                return web.Response(
+                    text="<html><head><title>502 Bad Gateway</title></head><body><center>"
+                         "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body>"
+                         "</html>", status=fault.status, content_type="text/html")
+            if fault.context_length:
+                return web.json_response({"error": {
+                    "message": "This model's maximum context length is 8192 tokens. However, "
+                               "your messages resulted in 9100 tokens. Please reduce the "
+                               "length of the messages.",
+                    "type": "invalid_request_error", "param": "messages",
+                    "code": "context_length_exceeded"}}, status=400)
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
             return web.json_response({"error": {"message": "fault", "type": "server_error"}},
                                      status=fault.status, headers=headers)
@@ -139,6 +159,10 @@ class FakeLLM:
         if turn.delay:
             await asyncio.sleep(turn.delay)
         message: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
+        if turn.parts and turn.content:
+            message["content"] = [{"type": "text", "text": turn.content}]
+        if turn.reasoning is not None:
+            message["reasoning_content"] = turn.reasoning
         if turn.calls:
             message["tool_calls"] = [
                 {"id": f"call_{next(self._ids)}", "type": "function",
@@ -146,13 +170,16 @@ class FakeLLM:
                               else json.dumps(c.args)}}
                 for c in turn.calls]
         prompt = sum(len(json.dumps(m)) for m in body.get("messages", [])) // 4
-        return web.json_response({
+        answer: dict[str, Any] = {
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion",
             "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if turn.calls else "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": 20,
-                      "total_tokens": prompt + 20}})
+                         "finish_reason": turn.finish_reason
+                         or ("tool_calls" if turn.calls else "stop")}]}
+        if turn.usage:
+            answer["usage"] = {"prompt_tokens": prompt, "completion_tokens": 20,
+                               "total_tokens": prompt + 20}
+        return web.json_response(answer)
 
 
 _TODAY = re.compile(r"Today's date: (\d{4}-\d{2}-\d{2})")
