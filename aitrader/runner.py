@@ -154,8 +154,9 @@ async def run_simulation(settings: Settings, config_file: Path, *, start: str | 
                 status = await _drive(store, sub, host, config_file.name, start, end, console)
         models = [m.signature for m in config.enabled]
         try:
-            board = await leaderboard(store, config.venue, start=start, end=end,
-                                      models=models)
+            # the job's window: the config's end date unless one was given
+            board = await leaderboard(store, config.venue, start=start,
+                                      end=end or config.date_range.end_date, models=models)
         except AITraderError as exc:  # the job's work is done and kept: say why, no table
             console.print(f"[yellow]no leaderboard: {exc.message}[/]", highlight=False)
             board = None

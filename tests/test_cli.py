@@ -253,6 +253,22 @@ def test_run_the_demo_simulation_then_catch_up(tmp_path: Path) -> None:
     assert "ledger invariants hold" in check.stdout
 
 
+def test_run_another_market_reports_the_configs_window(tmp_path: Path) -> None:
+    """`run` on an SSE 50 daily config ending 2025-10-14: the job's sessions, then its
+    leaderboard in CNY with the SSE 50 index over that window, not up to today's data."""
+    env = {**tool_env(free_ports(4), AITRADER_NEWS_FILE=str(tmp_path / "none.jsonl"))}
+    doc = json.loads((ROOT / "configs" / "demo_cn_daily.json").read_text())
+    doc["date_range"] = {"init_date": "2025-10-09", "end_date": "2025-10-14"}
+    config = tmp_path / "cn.json"
+    config.write_text(json.dumps(doc))
+    done = run(tmp_path, "run", str(config), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    board = " ".join(done.stdout[done.stdout.index("Leaderboard 2025-10-09 to 2025-10-14"):]
+                     .split())
+    assert "value (CNY)" in board and "000016.SH (benchmark)" in board
+    assert "annualised with 242 sessions per year; amounts in CNY" in board
+
+
 @pytest.mark.parametrize(("args", "says"), [
     ((), ("completed (10 model-days)", "GET /results  2025-10-08", "momentum")),
     (("--market", "crypto"), ("completed (10 model-days)", "GET /results  2025-11-05",
