@@ -28,7 +28,7 @@ from aitrader import failpoints
 from aitrader.agent.base import STOP_SIGNAL, BaseAgent, DayContext, SessionReport
 from aitrader.agent.prompt import system_prompt
 from aitrader.agent.providers import Providers
-from aitrader.agent.recorder import Recorder, Usage
+from aitrader.agent.recorder import EXCHANGES, Exchange, Recorder, Usage, capture
 from aitrader.agent.toolbox import ToolBox
 from aitrader.config import ModelConfig, SimulationConfig
 from aitrader.errors import AITraderError, ConfigError
@@ -122,8 +122,12 @@ class LLMAgent(BaseAgent):
         base_url, api_key = credentials(model, os.environ if env is None else env)
         # the provider's limits, shared with every other actor calling it
         self.limiter = (providers or Providers()).limiter(base_url, config.providers)
-        # `http`: the actor's own client. Without one, langchain-openai shares one client
-        # per process (cached), bound to the event loop that first used it.
+        # `http`: the actor's own client; its response hook keeps every exchange whole
+        # (`recorder.capture`), for replay. (Without one, langchain-openai shares one client
+        # per process, bound to the event loop that first used it, and nothing is kept.)
+        if http is not None and capture not in http.event_hooks["response"]:
+            http.event_hooks["response"].append(capture)
+        self._calls = 0  # the attempt's LLM exchanges so far
         self.llm = ChatOpenAI(model=model.basemodel, base_url=base_url,
                               api_key=SecretStr(api_key),
                               timeout=config.agent_config.llm_timeout, max_retries=0,
@@ -151,7 +155,7 @@ class LLMAgent(BaseAgent):
             try:
                 async with self.limiter.slot():
                     started, t0 = utcnow(), time.perf_counter()  # the call, not the wait
-                    reply = await bound.ainvoke(list(messages))
+                    reply = await self._exchange(bound, messages, day)
             except openai.BadRequestError as exc:
                 if shrunk or not _context_exceeded(exc):
                     retryable, outcome = False, "http_400"
@@ -217,8 +221,28 @@ class LLMAgent(BaseAgent):
             await self._sleep(backoff * random.uniform(0.5, 1.5))
         raise LLMError(f"{self.signature}: {last} (after {n + 1} tries)")
 
+    async def _exchange(self, bound: Any, messages: list[BaseMessage], day: str) -> Any:
+        """The call, its HTTP exchanges kept whole (also a failed one's)."""
+        sink: list[Exchange] = []
+        token = EXCHANGES.set(sink)
+        try:
+            reply = await bound.ainvoke(list(messages))
+        except Exception:
+            await self._keep(sink, day)
+            raise
+        finally:
+            EXCHANGES.reset(token)
+        await self._keep(sink, day)
+        return reply
+
+    async def _keep(self, sink: list[Exchange], day: str) -> None:
+        await self.recorder.exchanges(attempt=self.attempt, day=day, first_call=self._calls,
+                                      exchanges=sink)
+        self._calls += len(sink)
+
     async def run_trading_session(self, day: DayContext, tools: ToolBox) -> SessionReport:
         report = SessionReport()
+        self._calls = 0
         if self._bound is None or self._bound[0] != tools.version:  # bind once, not every day
             self._bound = (tools.version, self.llm.bind_tools(tools.tools))
         bound = self._bound[1]

@@ -3,15 +3,43 @@ the database, and AI-Trader's `log.jsonl` under `<log_path>/<signature>/log/<dat
 
 from __future__ import annotations
 
+import contextvars
 import json
 from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 
 from aitrader.config import Price
 from aitrader.events import EventBus
 from aitrader.store import Store, utcnow
+
+
+@attrs.frozen
+class Exchange:
+    """One HTTP exchange with the LLM API, as bytes went over the wire (decoded as UTF-8)."""
+
+    status: int
+    request: str
+    response: str
+
+
+# the exchanges of the LLM call running in this task (set around the call by the agent; the
+# actor's HTTP client's response hook appends to it)
+EXCHANGES: contextvars.ContextVar[list[Exchange] | None] = contextvars.ContextVar(
+    "llm_exchanges", default=None)
+
+
+async def capture(response: httpx.Response) -> None:
+    """An httpx response hook: keep the exchange if the running task asked for it."""
+    sink = EXCHANGES.get()
+    if sink is None:
+        return
+    await response.aread()
+    sink.append(Exchange(response.status_code,
+                         response.request.content.decode("utf-8", "replace"),
+                         response.content.decode("utf-8", "replace")))
 
 
 @attrs.frozen
@@ -59,6 +87,21 @@ class Recorder:
                                     completion_tokens=usage.completion_tokens,
                                     cost_usd=cost, latency_ms=round(latency_ms, 1))
         return cost
+
+    async def exchanges(self, *, attempt: int | None, day: str | None, first_call: int,
+                        exchanges: list[Exchange]) -> None:
+        """Store LLM exchanges whole: the request body as sent, the raw response (replay
+        reads them back; the response keeps what the client library drops, such as a
+        reasoning model's `reasoning_content`)."""
+        if not exchanges:
+            return
+        now = utcnow()
+        async with self._store.write() as conn:
+            await conn.executemany(
+                "INSERT INTO llm_exchanges (attempt_id, model, date, call, status, request, "
+                "response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(attempt, self.model, day, first_call + i, x.status, x.request, x.response,
+                  now) for i, x in enumerate(exchanges)])
 
     async def messages(self, *, attempt: int, day: str, step: int,
                        new: list[dict[str, Any]]) -> None:

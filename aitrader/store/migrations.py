@@ -251,4 +251,22 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE fetch_log ADD COLUMN asked_to TEXT",
         ),
     ),
+    (
+        7,
+        "llm_exchanges: every LLM request as sent and its raw response, for replay",
+        (
+            """CREATE TABLE llm_exchanges (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                attempt_id INTEGER,
+                model TEXT NOT NULL,
+                date TEXT,
+                call INTEGER NOT NULL,
+                status INTEGER NOT NULL,
+                request TEXT NOT NULL,
+                response TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX llm_exchanges_attempt ON llm_exchanges (attempt_id, call)",
+        ),
+    ),
 )

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from aitrader.actors.modelday import DayOutcome, Runtime, run_model_day
@@ -45,11 +46,12 @@ async def run_llm_day(stack: Stack, fake: FakeLLM, tmp_path: Path, basemodel: st
     async def no_sleep(s: float) -> None:
         waits.append(s)
 
-    agent = LLMAgent(model, config, ledger, store=store, recorder=recorder, env={},
-                     call_retries=call_retries, sleep=no_sleep)
-    await agent.register_agent()
     runtime = Runtime(sig)
-    async with ToolBox(stack.settings, runtime.identity) as box:
+    async with httpx.AsyncClient(timeout=None) as http, \
+            ToolBox(stack.settings, runtime.identity) as box:  # the actor's, as in service
+        agent = LLMAgent(model, config, ledger, store=store, recorder=recorder, env={},
+                         call_retries=call_retries, sleep=no_sleep, http=http)
+        await agent.register_agent()
         out = await run_model_day(store=store, ledger=ledger, agent=agent, tools=box,
                                   runtime=runtime, day=DAY, bus=EventBus(store),
                                   max_retries=max_retries, base_delay=0)

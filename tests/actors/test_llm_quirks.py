@@ -141,3 +141,29 @@ async def test_an_html_502_page_is_retried_and_never_shown(stack: Stack, llm: Fa
         assert "html" not in (calls[0][1] or "").lower()
     finally:
         await store.close()
+
+
+async def test_every_exchange_is_kept_whole(stack: Stack, llm: FakeLLM, tmp_path: Path) -> None:
+    """Each HTTP exchange with the LLM API is stored as it went over the wire: the request
+    body as sent (messages and tools), the raw response (with the `reasoning_content` the
+    client library drops), a failed one's status and body too; numbered within the attempt."""
+    llm.script("fake/kept", [
+        Turn(calls=tools(("buy", {"symbol": "AAPL", "amount": 1})).calls, reasoning="hmm"),
+        finish()], faults=[Fault(502, html=True)])
+    out, store, sig, _ = await run_llm_day(stack, llm, tmp_path, "fake/kept")
+    try:
+        assert out.status == "completed"
+        rows = await _rows(store, "SELECT call, status, request, response FROM llm_exchanges "
+                           "WHERE model = ? ORDER BY id", sig)
+        assert [(r[0], r[1]) for r in rows] == [(0, 502), (1, 200), (2, 200)]
+        assert "502 Bad Gateway" in rows[0][3]
+        sent = [json.loads(r[2]) for r in rows]
+        assert sent[1] == llm.calls_for("fake/kept")[1]  # byte for byte what the server got
+        assert {t["function"]["name"] for t in sent[1]["tools"]} >= {"buy", "sell"}
+        answer = json.loads(rows[1][3])
+        assert answer["choices"][0]["message"]["reasoning_content"] == "hmm"
+        assert sent[2]["messages"][-1]["role"] == "tool"
+        calls = await _rows(store, "SELECT COUNT(*) FROM llm_calls WHERE model = ?", sig)
+        assert calls == [(3,)]
+    finally:
+        await store.close()
