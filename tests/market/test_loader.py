@@ -148,6 +148,11 @@ async def test_bad_files_are_refused_clearly(store: Store, tmp_path: Path) -> No
     (("sse50-daily", "raw"), ("cn", "daily"), 50, 1500, "2025-10-09", "2025-11-19"),
     (("sse50-hourly", "raw"), ("cn", "hourly"), 50, 6000, "2025-10-09T09:30:00+08:00",
      "2025-11-19T14:00:00+08:00"),
+    # the merged files the original's crypto tools read (the newest, partial bar cut)
+    (("crypto-daily", "crypto_merged.jsonl"), ("crypto", "daily"), 10, 3550, "2024-11-26",
+     "2025-11-15"),
+    (("crypto-hourly", "crypto_hourly_merged.jsonl"), ("crypto", "hourly"), 8, 2792,
+     "2025-10-20T21:00:00+00:00", "2025-11-10T06:00:00+00:00"),
     # the original's CD5 series (only open and close), in the crypto feeds, not as a coin
     (("crypto-daily", "CD5_crypto_index.json"), ("crypto", "daily"), 1, 15, "2025-11-01",
      "2025-11-15"),
