@@ -83,7 +83,5 @@ def leaderboard_json(board: Leaderboard) -> dict[str, Any]:
             "rows": [{"name": s.name, "benchmark": s is board.benchmark,
                       "value": round(s.metrics.end_value, 4), **attrs.asdict(s.metrics)}
                      for s in rows],
-            "index": None if idx is None else {
-                "symbol": idx.symbol, "name": idx.name, "from_session": idx.start,
-                "to_session": idx.end, "return": idx.value, "note": idx.note},
+            "index": None if idx is None else idx.as_json(),
             "notes": list(board.notes)}

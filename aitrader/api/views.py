@@ -101,6 +101,4 @@ def performance(board: Leaderboard | None) -> dict[str, Any]:
             "benchmark": {"symbol": bench.name, "name": market.benchmark.name,
                           "units": "whole" if market.benchmark.whole_units else "fractional",
                           **_series(bench)} if bench else None,
-            "index": {"symbol": index.symbol, "name": index.name, "from_session": index.start,
-                      "to_session": index.end, "return": index.value, "note": index.note}
-            if index else None}
+            "index": index.as_json() if index else None}

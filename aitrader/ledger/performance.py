@@ -74,9 +74,21 @@ class IndexReturn:
     value: float | None  # None when a close is missing: `note` says which
     note: str | None = None
 
+    def as_json(self) -> dict[str, object]:
+        """How the API and `report --json` write it."""
+        return {"symbol": self.symbol, "name": self.name, "from_session": self.start,
+                "to_session": self.end, "return": self.value, "note": self.note}
+
 
 def _feed(market: Market) -> Feed:
     return Feed(market.key, str(market.frequency))
+
+
+def _benchmark_query(market: Market, feed: Feed | None = None
+                     ) -> tuple[Feed, tuple[str, ...], str]:
+    """The feed, the benchmark's series and their `?` placeholders for an `IN (...)`."""
+    names = market.benchmark.constituents()
+    return feed or _feed(market), names, ",".join("?" * len(names))
 
 
 def _after(s: Session, label: str) -> bool:
@@ -87,8 +99,7 @@ def _after(s: Session, label: str) -> bool:
 async def _sessions_with_data(store: Store, market: Market, first: date, last: date
                               ) -> list[Session]:
     """The market's sessions of the days first..last where a benchmark series has a bar."""
-    feed, names = _feed(market), market.benchmark.constituents()
-    marks = ",".join("?" * len(names))
+    feed, names, marks = _benchmark_query(market)
     async with store.read() as conn:
         cur = await conn.execute(
             f"SELECT DISTINCT session FROM bars WHERE market = ? AND frequency = ? "
@@ -106,8 +117,7 @@ async def _latest(store: Store, market: Market) -> str | None:
     merged files cut the stocks' last day to its open while the index file keeps its close,
     and a few symbols fetched a day ahead would do the same: a window ending there would
     value every other holding at the day before's close under that day's label."""
-    feed, names = _feed(market), market.benchmark.constituents()
-    marks = ",".join("?" * len(names))
+    feed, names, marks = _benchmark_query(market)
     async with store.read() as conn:
         cur = await conn.execute(
             f"SELECT symbol, MAX(session) FROM bars WHERE market = ? AND frequency = ? "
@@ -230,8 +240,7 @@ async def model_series(store: Store, market: Market, model: str, first: Session,
 async def _prices_at(store: Store, market: Market, session: str, field: str,
                      feed: Feed | None = None) -> dict[str, Decimal]:
     """`field` (open or close) of each benchmark constituent in `session`."""
-    feed, names = feed or _feed(market), market.benchmark.constituents()
-    marks = ",".join("?" * len(names))
+    feed, names, marks = _benchmark_query(market, feed)
     assert field in ("open", "close")
     async with store.read() as conn:
         cur = await conn.execute(
@@ -354,16 +363,14 @@ class Leaderboard:
     notes: tuple[str, ...] = ()
 
 
-async def _market_of(rows: Sequence[Sequence[str]], market: Market | None) -> Market:
+def _market_of(rows: Sequence[Sequence[str]]) -> Market:
+    """The one market and frequency the models trade (InvalidInput naming them if several)."""
     kinds = sorted({f"{r[3]}/{r[4]}" for r in rows})
-    if market is None:
-        if len(kinds) > 1:
-            raise InvalidInput(
-                f"the models trade several markets ({', '.join(kinds)}): name one with "
-                f"market and frequency", field="market")
-        key, freq = kinds[0].split("/")
-        return markets.get(key, freq)
-    return market
+    if len(kinds) > 1:
+        raise InvalidInput(f"the models trade several markets ({', '.join(kinds)}): name one "
+                           f"with market and frequency", field="market")
+    key, freq = kinds[0].split("/")
+    return markets.get(key, freq)
 
 
 async def leaderboard(
@@ -385,7 +392,7 @@ async def leaderboard(
         every = [tuple(r) for r in await cur.fetchall() if models is None or r[0] in models]
     if not every:
         raise NotFound("no models in the ledger yet")
-    market = await _market_of(every, market)
+    market = market or _market_of(every)
     rows = [r for r in every if (r[3], r[4]) == (market.key, str(market.frequency))]
     if not rows:
         raise NotFound(f"no {market.label} models in the ledger")
